@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the external servers the tests run against, from Debian's packages, when they are missing.
+# Each line of NEEDS is "command-to-look-for package [package...]". Under CI=true a server that cannot be
+# installed fails the run; elsewhere it fails too, since no test skips for a missing peer.
+set -euo pipefail
+
+NEEDS=(
+  "etcd etcd-server"
+  "etcdctl etcd-client"
+)
+
+missing=()
+for line in "${NEEDS[@]}"; do
+  read -r cmd pkgs <<<"$line"
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    missing+=($pkgs)
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "test-deps: installing ${missing[*]} from Debian's packages"
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/tmp/flotilla-test-deps.log 2>&1; then
+  cat /tmp/flotilla-test-deps.log >&2
+  echo "test-deps: could not install ${missing[*]}; the tests need them (see the log above)" >&2
+  exit 1
+fi
+
+for line in "${NEEDS[@]}"; do
+  read -r cmd _ <<<"$line"
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    echo "test-deps: $cmd is still missing after installing its package" >&2
+    exit 1
+  fi
+done
+# Debian's packages start their services under systemd where it runs; the tests start their own
+# servers on free ports, so a packaged service left running is stopped.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  $SUDO systemctl stop etcd || true
+fi
+echo "test-deps: ok"
