@@ -1,0 +1,149 @@
+/**
+ * The embedded coordination server: the engine behind etcd's gRPC API, served by ConnectRPC (gRPC
+ * protocol only) over HTTP/2 without TLS (h2c), as etcd serves http:// client URLs.
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { Code, FlotillaError } from '../../core/errors.js';
+import { silentLogger, type Logger } from '../../core/log.js';
+import { CoordEngine } from './coord-engine.js';
+import { Cluster, KV, Lease, Maintenance } from '../../gen/etcdserverpb/rpc_pb.js';
+import { createEtcdServiceImpls, registerEtcdServices } from './grpc-services.js';
+import { createUnaryFastPath } from './unary-fast-path.js';
+import type { Clock } from './lease-manager.js';
+
+export interface EmbeddedCoordOptions {
+  /** host:port to listen on for gRPC (h2c). Port 0 picks a free port. */
+  listen: string;
+  /** Directory for the store's files (created if missing). */
+  dataDir: string;
+  logger?: Logger;
+  /** Max request size in bytes; default 1.5 MiB like etcd (--max-request-bytes). */
+  maxRequestBytes?: number;
+}
+
+export interface EmbeddedCoordServer {
+  /** The bound address host:port (after start). */
+  readonly address: string;
+  start(): Promise<void>;
+  /** Stops accepting, closes every open HTTP/2 session and stream, flushes and closes the store. */
+  stop(): Promise<void>;
+}
+
+/** Knobs for tests of this module only (not part of the public door). */
+export interface EmbeddedCoordInternals {
+  clock?: Clock;
+  leaseCheckIntervalMs?: number;
+  progressIntervalMs?: number;
+}
+
+/** etcd's default --max-request-bytes. */
+export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** etcd lets gRPC read this much more than max-request-bytes, then answers "request is too large". */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || port > 65535) {
+    throw new FlotillaError(Code.CONFIG_INVALID, `listen address must be host:port, got "${listen}"`);
+  }
+  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2]);
+  return { host, port };
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, internals: EmbeddedCoordInternals = {}): EmbeddedCoordServer {
+  const logger = options.logger ?? silentLogger();
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const { host, port } = parseListen(options.listen);
+  let address = '';
+  let engine: CoordEngine | undefined;
+  let server: http2.Http2Server | undefined;
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+
+  async function start(): Promise<void> {
+    if (state !== 'new') throw new FlotillaError(Code.FAILED_PRECONDITION, 'embedded coordination server already started');
+    state = 'starting';
+    const eng = new CoordEngine({ dataDir: options.dataDir, logger, ...internals });
+    engine = eng;
+    await eng.open();
+    const impls = createEtcdServiceImpls({ engine: eng, logger, maxRequestBytes, clientUrl: () => `http://${address}` });
+    const readMaxBytes = maxRequestBytes + GRPC_OVERHEAD_BYTES;
+    const connectHandler = connectNodeAdapter({
+      grpc: true,
+      connect: false,
+      grpcWeb: false,
+      readMaxBytes,
+      routes: (router) => registerEtcdServices(router, impls),
+    });
+    const fastPath = createUnaryFastPath({
+      readMaxBytes,
+      logger,
+      services: [
+        { service: KV, impl: impls.kv },
+        { service: Lease, impl: impls.lease },
+        { service: Cluster, impl: impls.cluster },
+        { service: Maintenance, impl: impls.maintenance },
+      ],
+    });
+    const srv = http2.createServer({}, (req, res) => {
+      if (!fastPath(req, res)) connectHandler(req, res);
+    });
+    server = srv;
+    srv.on('session', (session) => {
+      sessions.add(session);
+      session.on('close', () => sessions.delete(session));
+      session.on('error', (err) => logger.debug({ err }, 'coordination store: HTTP/2 session error'));
+    });
+    srv.on('sessionError', (err) => logger.debug({ err }, 'coordination store: HTTP/2 session error'));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(port, host, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      state = 'stopped';
+      await eng.close();
+      throw new FlotillaError(Code.LISTEN_FAILED, `cannot listen on ${options.listen}: ${(err as Error).message}`, { cause: err });
+    }
+    srv.on('error', (err) => logger.error({ err }, 'coordination store: server error'));
+    const bound = srv.address() as AddressInfo;
+    address = formatAddress(host === '0.0.0.0' || host === '::' ? host : bound.address, bound.port);
+    state = 'running';
+    logger.info({ address, dataDir: options.dataDir }, 'coordination store listening');
+  }
+
+  async function stop(): Promise<void> {
+    if (state === 'stopped' || state === 'new') {
+      state = 'stopped';
+      return;
+    }
+    state = 'stopped';
+    const srv = server;
+    if (srv !== undefined) {
+      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+      for (const session of sessions) session.destroy();
+      sessions.clear();
+      await closed;
+    }
+    await engine?.close();
+    logger.info({ address }, 'coordination store stopped');
+  }
+
+  return {
+    get address() {
+      return address;
+    },
+    start,
+    stop,
+  };
+}
