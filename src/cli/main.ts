@@ -1,3 +1,35 @@
+/** The `flotilla` command: one program, a file per command group. */
+import { Command, CommanderError } from 'commander';
+import { version } from '../core/version.js';
+import { registerCoord } from './coord.js';
+import { fail } from './run.js';
+import { registerServer } from './server.js';
+import { registerUp } from './up.js';
+
+export function buildProgram(): Command {
+  const program = new Command('flotilla')
+    .description(
+      'Run a fleet of machines: monitoring, a replicated key-value store, a multi-cloud object store,\n' +
+        'workflows and scheduled messages, on one cluster core.',
+    )
+    .version(version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerUp(program);
+  registerServer(program);
+  registerCoord(program);
+  return program;
+}
+
 export async function main(argv: string[]): Promise<void> {
-  process.stdout.write(`flotilla ${argv.slice(2).join(' ')}\n`);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    fail(err);
+  }
 }

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { version } from '../core/version.js';
+import { createServerProcess, serverConfigSchema } from '../server/index.js';
+import { action, givenOptions, runUntilStopped, table } from './run.js';
+
+export function registerServer(program: Command): void {
+  program
+    .command('server')
+    .description('run a control-plane server: coordination store (or a client of real etcd) and the HTTP API')
+    .option('--http <host:port>', 'HTTP API address (default 0.0.0.0:8080)')
+    .option('--coord-listen <host:port>', 'address of the embedded coordination store (default 127.0.0.1:2379)')
+    .option('--etcd <endpoints>', 'use real etcd instead of the embedded store: host:port[,host:port...]')
+    .option('--data-dir <dir>', 'where this server keeps its data (default ./.flotilla/server)')
+    .option('--config <file>', 'YAML file with the same keys (http, coordListen, etcd, dataDir)')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const config = loadConfig({ schema: serverConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
+        const logger = createLogger({ name: 'server' });
+        const server = createServerProcess(config, logger);
+        await runUntilStopped(
+          server.lifecycle,
+          () =>
+            `flotilla server ${version} ready\n` +
+            table([
+              [config.etcd.length > 0 ? 'coordination (etcd)' : 'coordination (etcd v3 API)', server.coordEndpoints().join(',')],
+              ['HTTP', `${server.http.url}  (health: /healthz, readiness: /readyz)`],
+              ['data', config.dataDir],
+            ]),
+        );
+      }),
+    );
+}

@@ -1,0 +1,120 @@
+/**
+ * The HTTP server every Flotilla process exposes (Fastify): health and readiness probes, and the API
+ * routes capabilities register. Errors are answered as RFC 9457 problem+json built from FlotillaError;
+ * a stack trace never reaches a client.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { Code, FlotillaError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { parseHostPort } from '../core/config.js';
+import type { Component } from '../core/lifecycle.js';
+
+/** A readiness check: resolves when the dependency is usable, throws (ideally a FlotillaError) when not. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface HttpServerOptions {
+  /** host:port; port 0 picks a free port. */
+  listen: string;
+  logger: Logger;
+  /** Process name reported by /healthz. */
+  processName: string;
+  version: string;
+  /** Named checks that /readyz runs. */
+  readiness?: Record<string, ReadinessCheck>;
+  /** Longest a readiness check may take. Default 2000 ms. */
+  readinessTimeoutMs?: number;
+}
+
+export interface HttpServer extends Component {
+  readonly app: FastifyInstance;
+  /** The bound address host:port, after start. */
+  readonly address: string;
+  /** The base URL (http://host:port), after start. */
+  readonly url: string;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FlotillaError(Code.DEADLINE_EXCEEDED, `${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const parsed = parseHostPort(options.listen);
+  if (parsed.error !== undefined) throw new FlotillaError(Code.CONFIG_INVALID, `invalid HTTP listen address ${options.listen}: ${parsed.error}`);
+  const { host, port } = parsed;
+  const loggerInstance: FastifyBaseLogger = options.logger;
+  const app: FastifyInstance = Fastify({ loggerInstance, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+  const startedAt = new Date();
+  const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
+  let address = '';
+
+  app.setErrorHandler((err, request, reply) => {
+    let fe: FlotillaError;
+    if (err instanceof FlotillaError) fe = err;
+    else if (typeof (err as { statusCode?: unknown }).statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
+      // Fastify's own client errors (bad JSON, body too large, ...).
+      const status = (err as { statusCode: number }).statusCode;
+      fe = new FlotillaError(status === 413 ? Code.RESOURCE_EXHAUSTED : status === 404 ? Code.NOT_FOUND : Code.INVALID_ARGUMENT, (err as Error).message);
+    } else {
+      fe = FlotillaError.from(err);
+    }
+    if (fe.code === Code.INTERNAL) request.log.error({ err }, 'request failed');
+    const problem = fe.toProblem(request.url);
+    if (fe.code === Code.INTERNAL) problem.detail = 'internal error (see the server log)';
+    void reply.status(problem.status).type('application/problem+json').send(problem);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const problem = new FlotillaError(Code.NOT_FOUND, `no route for ${request.method} ${request.url}`).toProblem(request.url);
+    void reply.status(404).type('application/problem+json').send(problem);
+  });
+
+  app.get('/healthz', async () => ({
+    status: 'ok',
+    process: options.processName,
+    version: options.version,
+    startedAt: startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+  }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const checks: Record<string, { ok: boolean; error?: string }> = {};
+    await Promise.all(
+      Object.entries(options.readiness ?? {}).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), readinessTimeoutMs, name);
+          checks[name] = { ok: true };
+        } catch (err) {
+          checks[name] = { ok: false, error: FlotillaError.from(err).rawMessage };
+        }
+      }),
+    );
+    const ready = Object.values(checks).every((c) => c.ok);
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+
+  return {
+    name: 'http',
+    app,
+    get address() {
+      return address;
+    },
+    get url() {
+      return `http://${address}`;
+    },
+    async start() {
+      try {
+        await app.listen({ host, port });
+      } catch (err) {
+        throw new FlotillaError(Code.LISTEN_FAILED, `cannot listen for HTTP on ${options.listen}: ${(err as Error).message}`, { cause: err });
+      }
+      const a = app.server.address();
+      if (a !== null && typeof a === 'object') address = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    },
+    async stop() {
+      await app.close();
+    },
+  };
+}

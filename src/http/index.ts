@@ -1,0 +1,1 @@
+export { createHttpServer, type HttpServer, type HttpServerOptions, type ReadinessCheck } from './http-server.js';

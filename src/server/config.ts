@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { hostPort, stringList } from '../core/config.js';
+
+/** Configuration of `flotilla server` (flags, FLOTILLA_* variables, YAML file). */
+export const serverConfigSchema = z.object({
+  /** HTTP API and dashboard address. */
+  http: hostPort.default('0.0.0.0:8080'),
+  /** Address of the embedded coordination store (etcd v3 API); unused with `etcd`. */
+  coordListen: hostPort.default('127.0.0.1:2379'),
+  /** Real etcd endpoints (host:port or http://host:port); when set, no embedded store runs. */
+  etcd: stringList.default([]),
+  /** Where this process keeps its data. */
+  dataDir: z.string().min(1).default('./.flotilla/server'),
+});
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+
+/** Configuration of `flotilla coord serve`. */
+export const coordConfigSchema = z.object({
+  listen: hostPort.default('127.0.0.1:2379'),
+  dataDir: z.string().min(1).default('./.flotilla/coord'),
+});
+export type CoordConfig = z.infer<typeof coordConfigSchema>;
