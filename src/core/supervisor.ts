@@ -51,8 +51,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Starts a child and waits until it is ready. */
   async start(spec: ChildSpec): Promise<void> {
+    // Each child gets its own process group, so a Ctrl-C in the terminal reaches only the supervisor,
+    // which then stops the children in order. Their stdout (banners) is dropped: the supervisor prints
+    // its own summary; their logs go to stderr, which they share with it.
     const child = spawn(process.execPath, [this.options.command, ...spec.args], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      detached: true,
       env: { ...process.env, ...spec.env },
     });
     const exited = new Promise<number | null>((resolve) => {
