@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { hostPort, loadConfig, parseHostPort } from '../core/config.js';
+import { dialableAddress } from '../core/address.js';
+import { hostPort, loadConfig } from '../core/config.js';
 import { ExitCode } from '../core/lifecycle.js';
 import { createLogger } from '../core/log.js';
 import { Supervisor } from '../core/supervisor.js';
@@ -15,14 +16,6 @@ const upConfigSchema = z.object({
   http: hostPort.default('127.0.0.1:8080'),
   coordListen: hostPort.default('127.0.0.1:2379'),
 });
-
-/** The address a local client uses to reach a listen address (0.0.0.0 -> 127.0.0.1). */
-function dialable(listen: string): string {
-  const p = parseHostPort(listen);
-  if (p.error !== undefined) return listen;
-  const host = p.host === '0.0.0.0' ? '127.0.0.1' : p.host === '::' ? '[::1]' : p.host.includes(':') ? `[${p.host}]` : p.host;
-  return `${host}:${p.port}`;
-}
 
 export function registerUp(program: Command): void {
   program
@@ -59,7 +52,7 @@ export function registerUp(program: Command): void {
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
 
-        const httpUrl = `http://${dialable(config.http)}`;
+        const httpUrl = `http://${dialableAddress(config.http)}`;
         try {
           await supervisor.start({
             name: 'server',
@@ -73,7 +66,7 @@ export function registerUp(program: Command): void {
           }
           throw err;
         }
-        const coord = dialable(config.coordListen);
+        const coord = dialableAddress(config.coordListen);
         process.stdout.write(
           `\nFlotilla ${version} is up. Data in ${config.dataDir}; press Ctrl-C to stop.\n\n` +
             table([

@@ -9,6 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseHostPort } from './address.js';
+
+export { parseHostPort } from './address.js';
 import { Code, FlotillaError } from './errors.js';
 
 export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
@@ -122,15 +125,6 @@ export const hostPort = z.string().transform((s, ctx) => {
   }
   return s.startsWith(':') ? `0.0.0.0${s}` : s;
 });
-
-export function parseHostPort(text: string): { host: string; port: number; error?: undefined } | { error: string } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(text);
-  if (m === null) return { error: `expected HOST:PORT (e.g. 127.0.0.1:2379)` };
-  const port = Number(m[3]);
-  if (port > 65535) return { error: `port ${port} is out of range (0-65535)` };
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}
 
 /** Accepts booleans and the strings true/false/1/0/yes/no (environment values). */
 export const envBoolean = z.union([

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { parseHostPort } from '../core/config.js';
+import { formatHostPort, requireHostPort } from '../core/address.js';
 import type { Component } from '../core/lifecycle.js';
 
 /** A readiness check: resolves when the dependency is usable, throws (ideally a FlotillaError) when not. */
@@ -42,9 +42,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
-  const parsed = parseHostPort(options.listen);
-  if (parsed.error !== undefined) throw new FlotillaError(Code.CONFIG_INVALID, `invalid HTTP listen address ${options.listen}: ${parsed.error}`);
-  const { host, port } = parsed;
+  const { host, port } = requireHostPort(options.listen, 'HTTP listen address');
   const loggerInstance: FastifyBaseLogger = options.logger;
   const app: FastifyInstance = Fastify({ loggerInstance, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
   const startedAt = new Date();
@@ -111,7 +109,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         throw new FlotillaError(Code.LISTEN_FAILED, `cannot listen for HTTP on ${options.listen}: ${(err as Error).message}`, { cause: err });
       }
       const a = app.server.address();
-      if (a !== null && typeof a === 'object') address = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+      if (a !== null && typeof a === 'object') address = formatHostPort(a.address, a.port);
     },
     async stop() {
       await app.close();

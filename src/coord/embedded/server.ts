@@ -5,6 +5,7 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { formatHostPort, requireHostPort } from '../../core/address.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { CoordEngine } from './coord-engine.js';
@@ -43,24 +44,10 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 /** etcd lets gRPC read this much more than max-request-bytes, then answers "request is too large". */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || port > 65535) {
-    throw new FlotillaError(Code.CONFIG_INVALID, `listen address must be host:port, got "${listen}"`);
-  }
-  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2]);
-  return { host, port };
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, internals: EmbeddedCoordInternals = {}): EmbeddedCoordServer {
   const logger = options.logger ?? silentLogger();
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  const { host, port } = parseListen(options.listen);
+  const { host, port } = requireHostPort(options.listen, 'coordination listen address');
   let address = '';
   let engine: CoordEngine | undefined;
   let server: http2.Http2Server | undefined;
@@ -117,7 +104,7 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
     }
     srv.on('error', (err) => logger.error({ err }, 'coordination store: server error'));
     const bound = srv.address() as AddressInfo;
-    address = formatAddress(host === '0.0.0.0' || host === '::' ? host : bound.address, bound.port);
+    address = formatHostPort(host === '0.0.0.0' || host === '::' ? host : bound.address, bound.port);
     state = 'running';
     logger.info({ address, dataDir: options.dataDir }, 'coordination store listening');
   }
