@@ -13,13 +13,19 @@ export function registerCoord(program: Command): void {
     .description('run the embedded coordination store alone (etcdctl and etcd clients work against it)')
     .option('--listen <host:port>', 'gRPC address of the etcd v3 API (default 127.0.0.1:2379)')
     .option('--data-dir <dir>', 'where the store keeps its files (default ./.flotilla/coord)')
-    .option('--config <file>', 'YAML file with the same keys (listen, dataDir)')
+    .option('--auto-compaction-retention <duration>', 'history to keep before compacting it automatically, e.g. 30m; 0 = never (default 1h)')
+    .option('--config <file>', 'YAML file with the same keys (listen, dataDir, autoCompactionRetention)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: coordConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
         const logger = createLogger({ name: 'coord' });
         const lifecycle = new Lifecycle({ logger });
-        const server = createEmbeddedCoordServer({ listen: config.listen, dataDir: config.dataDir, logger });
+        const server = createEmbeddedCoordServer({
+          listen: config.listen,
+          dataDir: config.dataDir,
+          logger,
+          autoCompactionRetentionMs: config.autoCompactionRetention,
+        });
         lifecycle.add({ name: 'coord-store', start: () => server.start(), stop: () => server.stop() });
         await runUntilStopped(
           lifecycle,

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { parseHostPort } from './address.js';
 
 export { parseHostPort } from './address.js';
+import { parseDuration } from './duration.js';
 import { Code, FlotillaError } from './errors.js';
 
 export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
@@ -141,4 +142,17 @@ export const stringList = z.union([
       .map((x) => x.trim())
       .filter((x) => x !== ''),
   ),
+]);
+
+/** A duration in ms, from a number (ms) or a string such as `500ms`, `10s`, `5m`, `1h30m`. */
+export const durationMs = z.union([
+  z.number().int().nonnegative(),
+  z.string().transform((s, ctx) => {
+    const parsed = parseDuration(s);
+    if (parsed.error !== undefined) {
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    }
+    return parsed.value;
+  }),
 ]);

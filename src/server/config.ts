@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hostPort, stringList } from '../core/config.js';
+import { durationMs, hostPort, stringList } from '../core/config.js';
 
 /** Configuration of `flotilla server` (flags, FLOTILLA_* variables, YAML file). */
 export const serverConfigSchema = z.object({
@@ -17,6 +17,8 @@ export type ServerConfig = z.infer<typeof serverConfigSchema>;
 /** Configuration of `flotilla coord serve`. */
 export const coordConfigSchema = z.object({
   listen: hostPort.default('127.0.0.1:2379'),
+  /** History the store keeps before compacting it automatically; 0 turns automatic compaction off. */
+  autoCompactionRetention: durationMs.default(3_600_000),
   dataDir: z.string().min(1).default('./.flotilla/coord'),
 });
 export type CoordConfig = z.infer<typeof coordConfigSchema>;

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../core/log.js';
+import { AutoCompactor, compactionIntervalMs } from './auto-compactor.js';
 import { LeaseManager, systemClock, type Clock, type Lease } from './lease-manager.js';
 import { MvccStore, type Change } from './mvcc-store.js';
 import {
@@ -31,7 +32,12 @@ export interface EngineOptions {
   leaseCheckIntervalMs?: number;
   /** Progress notifications for watches that asked for them; default 10 min (etcd's). */
   progressIntervalMs?: number;
+  /** Keep this much history and compact what is older (see auto-compactor.ts); 0 turns it off. Default 1 h. */
+  autoCompactionRetentionMs?: number;
 }
+
+/** Default history kept by the automatic compaction. */
+export const DEFAULT_AUTO_COMPACTION_RETENTION_MS = 3_600_000;
 
 export interface Written<T> {
   value: T;
@@ -91,6 +97,24 @@ export class CoordEngine {
     leaseTimer.unref();
     progressTimer.unref();
     this.timers.push(leaseTimer, progressTimer);
+    const retentionMs = this.options.autoCompactionRetentionMs ?? DEFAULT_AUTO_COMPACTION_RETENTION_MS;
+    if (retentionMs > 0) {
+      const compactor = new AutoCompactor({
+        retentionMs,
+        clock: this.options.clock ?? systemClock,
+        currentRevision: () => this.committedRev,
+        compactedRevision: () => this.store.compactRev,
+        compact: async (rev) => {
+          await this.compact(rev);
+          this.options.logger.info({ revision: rev, retentionMs }, 'auto-compacted history');
+        },
+      });
+      const compactTimer = setInterval(() => {
+        compactor.tick().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'auto-compaction failed'));
+      }, compactionIntervalMs(retentionMs));
+      compactTimer.unref();
+      this.timers.push(compactTimer);
+    }
   }
 
   /** Stops timers and watches, waits for queued writes and closes storage. */

@@ -22,6 +22,8 @@ export interface EmbeddedCoordOptions {
   logger?: Logger;
   /** Max request size in bytes; default 1.5 MiB like etcd (--max-request-bytes). */
   maxRequestBytes?: number;
+  /** History kept by automatic compaction, in ms; 0 turns it off. Default 1 hour. */
+  autoCompactionRetentionMs?: number;
 }
 
 export interface EmbeddedCoordServer {
@@ -57,7 +59,12 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
   async function start(): Promise<void> {
     if (state !== 'new') throw new FlotillaError(Code.FAILED_PRECONDITION, 'embedded coordination server already started');
     state = 'starting';
-    const eng = new CoordEngine({ dataDir: options.dataDir, logger, ...internals });
+    const eng = new CoordEngine({
+      dataDir: options.dataDir,
+      logger,
+      ...(options.autoCompactionRetentionMs !== undefined ? { autoCompactionRetentionMs: options.autoCompactionRetentionMs } : {}),
+      ...internals,
+    });
     engine = eng;
     await eng.open();
     const impls = createEtcdServiceImpls({ engine: eng, logger, maxRequestBytes, clientUrl: () => `http://${address}` });
