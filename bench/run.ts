@@ -1,0 +1,49 @@
+/**
+ * `npm run bench -- NAME [flags]`: runs one benchmark of bench/. Without a name it lists them; an unknown
+ * name is an error. A benchmark reports numbers and exits 0 whatever they are; it exits non-zero only when
+ * it could not run (bad flags: 2, anything else: 1).
+ */
+import { Code, FlotillaError } from '../src/core/errors.js';
+
+interface Benchmark {
+  readonly summary: string;
+  run(args: readonly string[]): Promise<void>;
+}
+
+const BENCHMARKS: Record<string, Benchmark> = {
+  coord: {
+    summary: 'coordination store: puts/s and watch-event latency, embedded store vs real etcd (--quick for a smoke run)',
+    run: async (args) => (await import('./coord/index.js')).runCoordBench(args),
+  },
+};
+
+function list(): string {
+  const names = Object.keys(BENCHMARKS);
+  const width = Math.max(...names.map((n) => n.length));
+  return `usage: npm run bench -- NAME [flags]   (NAME --help for its flags)\n\nbenchmarks:\n${names
+    .map((n) => `  ${n.padEnd(width)}  ${BENCHMARKS[n]!.summary}`)
+    .join('\n')}`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    console.log(list());
+    return 0;
+  }
+  const bench = Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
+  if (bench === undefined) {
+    process.stderr.write(`bench: unknown benchmark '${name}'\n${list()}\n`);
+    return 2;
+  }
+  try {
+    await bench.run(args);
+    return 0;
+  } catch (err) {
+    const e = FlotillaError.from(err);
+    process.stderr.write(`bench ${name}: ${e.code === Code.INTERNAL && err instanceof Error && !(err instanceof FlotillaError) ? err.stack ?? err.message : e.message}\n`);
+    return e.code === Code.INVALID_ARGUMENT ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
