@@ -7,6 +7,8 @@ set -euo pipefail
 NEEDS=(
   "etcd etcd-server"
   "etcdctl etcd-client"
+  "prometheus-node-exporter prometheus-node-exporter"
+  "shellcheck shellcheck"
 )
 
 missing=()
@@ -43,7 +45,9 @@ for line in "${NEEDS[@]}"; do
 done
 # Debian's packages start their services under systemd where it runs; the tests start their own
 # servers on free ports, so a packaged service left running is stopped.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-  $SUDO systemctl stop etcd || true
-fi
+for svc in etcd prometheus-node-exporter; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+  fi
+done
 echo "test-deps: ok"
