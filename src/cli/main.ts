@@ -2,8 +2,11 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../core/version.js';
 import { registerCoord } from './coord.js';
+import { registerHealth } from './health.js';
+import { registerNode } from './node.js';
 import { fail } from './run.js';
 import { registerServer } from './server.js';
+import { registerStatus } from './status.js';
 import { registerUp } from './up.js';
 
 export function buildProgram(): Command {
@@ -18,6 +21,9 @@ export function buildProgram(): Command {
   registerUp(program);
   registerServer(program);
   registerCoord(program);
+  registerNode(program);
+  registerStatus(program);
+  registerHealth(program);
   return program;
 }
 

@@ -9,11 +9,12 @@ export function registerServer(program: Command): void {
   program
     .command('server')
     .description('run a control-plane server: coordination store (or a client of real etcd) and the HTTP API')
+    .option('--listen <host:port>', 'gRPC address: nodes join here, `flotilla status` asks here (default 0.0.0.0:50051)')
     .option('--http <host:port>', 'HTTP API address (default 0.0.0.0:8080)')
     .option('--coord-listen <host:port>', 'address of the embedded coordination store (default 127.0.0.1:2379)')
     .option('--etcd <endpoints>', 'use real etcd instead of the embedded store: host:port[,host:port...]')
     .option('--data-dir <dir>', 'where this server keeps its data (default ./.flotilla/server)')
-    .option('--config <file>', 'YAML file with the same keys (http, coordListen, etcd, dataDir)')
+    .option('--config <file>', 'YAML file with the same keys (listen, http, coordListen, etcd, dataDir)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: serverConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
@@ -25,6 +26,7 @@ export function registerServer(program: Command): void {
             `flotilla server ${version} ready\n` +
             table([
               [config.etcd.length > 0 ? 'coordination (etcd)' : 'coordination (etcd v3 API)', server.coordEndpoints().join(',')],
+              ['gRPC (join, status)', server.grpc.address],
               ['HTTP', `${server.http.url}  (health: /healthz, readiness: /readyz)`],
               ['data', config.dataDir],
             ]),

@@ -3,6 +3,8 @@ import { durationMs, hostPort, stringList } from '../core/config.js';
 
 /** Configuration of `flotilla server` (flags, FLOTILLA_* variables, YAML file). */
 export const serverConfigSchema = z.object({
+  /** gRPC address (ClusterService: nodes join here, `flotilla status` asks here). */
+  listen: hostPort.default('0.0.0.0:50051'),
   /** HTTP API and dashboard address. */
   http: hostPort.default('0.0.0.0:8080'),
   /** Address of the embedded coordination store (etcd v3 API); unused with `etcd`. */

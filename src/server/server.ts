@@ -1,18 +1,23 @@
 /**
  * Composition root of `flotilla server`: the coordination store (embedded, unless real etcd endpoints are
- * given), a coordination client, and the HTTP server. No logic of its own: it wires modules together.
+ * given), a coordination client, the gRPC server (ClusterService: joining, health, the membership view),
+ * the membership view, and the HTTP server. No logic of its own: it wires modules together.
  */
 import { join } from 'node:path';
 import { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/log.js';
 import { version } from '../core/version.js';
 import { createCoord, createEmbeddedCoordServer, type Coord } from '../coord/index.js';
+import { createClusterServiceImpl, createPeerClients, createPeerServer, MembershipView, newIncarnation, registerClusterService, type PeerServer } from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import type { ServerConfig } from './config.js';
 
 export interface ServerProcess {
   readonly lifecycle: Lifecycle;
   readonly http: HttpServer;
+  /** The gRPC server (ClusterService). */
+  readonly grpc: PeerServer;
+  view(): MembershipView | undefined;
   /** The coordination endpoints in use (the embedded store's address, or the etcd endpoints). */
   coordEndpoints(): string[];
   readonly coord: () => Coord;
@@ -20,6 +25,11 @@ export interface ServerProcess {
 
 export function createServerProcess(config: ServerConfig, logger: Logger): ServerProcess {
   const lifecycle = new Lifecycle({ logger });
+  const startedAtMs = Date.now();
+  const peers = createPeerClients();
+  let view: MembershipView | undefined;
+  let serving = false;
+  lifecycle.add({ name: 'peer-clients', start: async () => undefined, stop: async () => peers.close() });
   const embedded = config.etcd.length === 0;
   const store = embedded
     ? lifecycle.add({
@@ -46,6 +56,38 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     },
   });
 
+  const grpc = lifecycle.add(
+    createPeerServer({
+      listen: config.listen,
+      logger,
+      routes: (router) =>
+        registerClusterService(
+          router,
+          createClusterServiceImpl({
+            name: 'server',
+            role: 'server',
+            version,
+            incarnation: newIncarnation(),
+            startedAtMs,
+            serving: () => serving,
+            coordEndpoints: () => (coord !== undefined ? endpoints() : []),
+            members: () => view?.members() ?? [],
+            coordinationReachable: () => view?.coordinationReachable ?? false,
+          }),
+        ),
+    }),
+  );
+  lifecycle.add({
+    name: 'membership',
+    async start() {
+      view = new MembershipView({ coord: coord!, peers, self: 'server', logger: logger.child({ component: 'membership' }) });
+      await view.start();
+    },
+    async stop() {
+      await view?.stop();
+    },
+  });
+
   const http = lifecycle.add(
     createHttpServer({
       listen: config.http,
@@ -61,9 +103,21 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     }),
   );
 
+  lifecycle.add({
+    name: 'serving',
+    async start() {
+      serving = true;
+    },
+    async stop() {
+      serving = false;
+    },
+  });
+
   return {
     lifecycle,
     http,
+    grpc,
+    view: () => view,
     coordEndpoints: endpoints,
     coord: () => {
       if (coord === undefined) throw new Error('server not started');

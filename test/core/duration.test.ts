@@ -13,7 +13,7 @@ describe('durations', () => {
     ['1h30m', 5_400_000],
     ['2d', 172_800_000],
   ];
-  for (const [text, ms] of good) it(`reads ${text} as ${ms} ms`, () => assert.equal(parseDuration(text).value, ms));
+  for (const [text, ms] of good) it(`reads ${text} as ${ms} ms`, () => assert.deepEqual(parseDuration(text), { value: ms }));
 
   for (const text of ['', 'soon', '10x', '5m garbage', '-1s', 'm5']) {
     it(`rejects ${JSON.stringify(text)}`, () => assert.match(parseDuration(text).error ?? '', /expected a duration/));

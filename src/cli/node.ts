@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { version } from '../core/version.js';
+import { createNodeProcess, nodeConfigSchema, resolveNodeConfig } from '../node/index.js';
+import { action, givenOptions, runUntilStopped, table } from './run.js';
+
+export function registerNode(program: Command): void {
+  program
+    .command('node')
+    .description(
+      'run a node: registers in the cluster under --name, checks its peers, serves them; SIGTERM leaves cleanly.\n' +
+        'Join with --join HOST:PORT (the server or any member), --peers A,B,C or --etcd; with none of them the\n' +
+        'node starts its own embedded coordination store (local_setup) and others join it.',
+    )
+    .option('--name <name>', 'node name, unique among live nodes (required)')
+    .option('--join <host:port>', 'join through this member: the server (--listen) or any node (peer address)')
+    .option('--server <host:port>', 'same as --join, naming the server')
+    .option('--peers <list>', 'static peer list host:port,host:port...; each is checked, the first that answers is asked')
+    .option('--etcd <endpoints>', 'use these coordination endpoints directly: host:port[,host:port...]')
+    .option('--coord-listen <host:port>', 'local_setup only: address of the own embedded coordination store (default 127.0.0.1:2379)')
+    .option('--listen <host:port>', 'peer gRPC address (default 0.0.0.0:7101)')
+    .option('--http <host:port>', 'HTTP address: health and readiness (default 0.0.0.0:9001)')
+    .option('--advertise-host <host>', 'host others dial to reach this node (default: the listen host or the first IPv4 address)')
+    .option('--roles <list>', 'agent,kv,objects (default all)')
+    .option('--zone <zone>', 'failure domain for replica placement (default "default")')
+    .option('--data-dir <dir>', 'where this node keeps its data (default ./.flotilla/<name>)')
+    .option('--backend <spec>', 'storage backend: dir:PATH (default dir:<data-dir>/objects)')
+    .option('--lease-ttl <seconds>', 'registration lease TTL (default 5)')
+    .option('--failure-timeout <duration>', 'a peer silent this long is DISCONNECTED, e.g. 3s or 1500ms (default 3s)')
+    .option('--health-interval <duration>', 'time between health checks of one peer (default 1s)')
+    .option('--config <file>', 'YAML file with the same keys in camelCase (name, join, listen, roles, ...)')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const config = resolveNodeConfig(loadConfig({ schema: nodeConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config }));
+        const logger = createLogger({ name: config.name });
+        const node = createNodeProcess(config, logger);
+        await runUntilStopped(
+          node.lifecycle,
+          () =>
+            `flotilla node ${config.name} ${version} ready\n` +
+            table([
+              ['peer gRPC', node.peerAddress()],
+              ['HTTP', `${node.http.url}  (health: /healthz, readiness: /readyz)`],
+              ['joined', node.joinedVia()],
+              ['coordination', node.coordEndpoints().join(',')],
+              ['roles', config.roles.join(',')],
+              ['zone', config.zone],
+              ['backend', config.backend],
+              ['data', config.dataDir],
+            ]),
+        );
+      }),
+    );
+}

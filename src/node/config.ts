@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { hostPort, stringList } from '../core/config.js';
+import { Code, FlotillaError } from '../core/errors.js';
+import { NODE_ROLES, nodeNameSchema, parseBackendSpec } from '../cluster/index.js';
+
+/** A duration: a number of seconds, or NUMBER followed by ms or s ("1500ms", "3s"). Parsed to ms. */
+const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = typeof v === 'number' ? [String(v), String(v), 's'] : /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v.trim());
+  const ms = m === null ? NaN : Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+  if (!Number.isFinite(ms) || ms < 100 || ms > 600_000) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration between 100ms and 600s, e.g. 3s or 1500ms' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Configuration of `flotilla node` (flags, FLOTILLA_* variables, YAML file). */
+export const nodeConfigSchema = z.object({
+  /** The node's name in the cluster (unique among live nodes). Required. */
+  name: nodeNameSchema,
+  /** remote_setup: any member's address (the server's --listen, or a node's peer address). */
+  join: hostPort.optional(),
+  /** Same as `join`, naming the server. */
+  server: hostPort.optional(),
+  /** Static list of peer addresses; each is checked, the first that answers is asked to join. */
+  peers: stringList.optional(),
+  /** Coordination endpoints used directly (no join). */
+  etcd: stringList.default([]),
+  /** local_setup (no join, peers or etcd): address of this node's own embedded coordination store. */
+  coordListen: hostPort.default('127.0.0.1:2379'),
+  /** Peer gRPC address. */
+  listen: hostPort.default('0.0.0.0:7101'),
+  /** HTTP address (health, readiness; S3 later). */
+  http: hostPort.default('0.0.0.0:9001'),
+  /** Host other processes dial to reach this node. Default: the listen host, or this machine's first IPv4 address. */
+  advertiseHost: z.string().min(1).optional(),
+  roles: stringList.default([...NODE_ROLES]).pipe(
+    z.array(z.enum(NODE_ROLES, { message: `roles are ${NODE_ROLES.join(', ')}` })).min(1, 'at least one role'),
+  ),
+  /** Failure domain used by rings to spread replicas. */
+  zone: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'a zone is 1-63 letters, digits, ".", "_" or "-"').default('default'),
+  /** Default: ./.flotilla/<name>. */
+  dataDir: z.string().min(1).optional(),
+  /** dir:PATH (default dir:<data-dir>/objects); s3://... comes with the object store. */
+  backend: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      const p = parseBackendSpec(v);
+      if (p.error !== undefined) ctx.addIssue({ code: 'custom', message: p.error });
+    }),
+  /** Registration lease TTL in seconds. */
+  leaseTtl: z.coerce.number().int().min(2).max(300).default(5),
+  /** A peer that does not answer health checks for this long is DISCONNECTED. Default 3s. */
+  failureTimeout: durationMs.default(3000),
+  /** Time between health checks of one peer. Default 1s. */
+  healthInterval: durationMs.default(1000),
+});
+export type NodeConfigInput = z.infer<typeof nodeConfigSchema>;
+
+export type JoinMode = { kind: 'local'; coordListen: string } | { kind: 'join'; address: string } | { kind: 'peers'; addresses: string[] } | { kind: 'etcd'; endpoints: string[] };
+
+export interface NodeConfig extends Omit<NodeConfigInput, 'join' | 'server' | 'peers' | 'etcd' | 'coordListen' | 'dataDir' | 'backend'> {
+  dataDir: string;
+  backend: string;
+  mode: JoinMode;
+}
+
+/** Cross-key checks and defaults that depend on other keys. */
+export function resolveNodeConfig(c: NodeConfigInput): NodeConfig {
+  const given = [c.join !== undefined && '--join', c.server !== undefined && '--server', c.peers !== undefined && '--peers', c.etcd.length > 0 && '--etcd'].filter(
+    (x): x is string => x !== false,
+  );
+  if (given.length > 1) throw new FlotillaError(Code.CONFIG_INVALID, `give only one of ${given.join(', ')}`);
+  if (c.healthInterval >= c.failureTimeout) {
+    throw new FlotillaError(Code.CONFIG_INVALID, `--health-interval (${c.healthInterval} ms) must be shorter than --failure-timeout (${c.failureTimeout} ms)`);
+  }
+  const joinAddress = c.join ?? c.server;
+  const mode: JoinMode =
+    joinAddress !== undefined
+      ? { kind: 'join', address: joinAddress }
+      : c.peers !== undefined
+        ? { kind: 'peers', addresses: c.peers }
+        : c.etcd.length > 0
+          ? { kind: 'etcd', endpoints: c.etcd }
+          : { kind: 'local', coordListen: c.coordListen };
+  if (mode.kind === 'peers' && mode.addresses.length === 0) throw new FlotillaError(Code.CONFIG_INVALID, '--peers needs at least one HOST:PORT');
+  const dataDir = c.dataDir ?? `./.flotilla/${c.name}`;
+  const { join: _j, server: _s, peers: _p, etcd: _e, coordListen: _c, ...rest } = c;
+  return { ...rest, dataDir, backend: c.backend ?? `dir:${dataDir}/objects`, mode };
+}

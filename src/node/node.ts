@@ -1,0 +1,237 @@
+/**
+ * Composition root of `flotilla node`: identity and backend probe, the peer gRPC server (ClusterService)
+ * and HTTP server, the coordination store (its own embedded one for local_setup, or found by joining),
+ * the registration, the membership view and the distance publisher. No logic of its own.
+ */
+import { join } from 'node:path';
+import { Lifecycle } from '../core/lifecycle.js';
+import type { Logger } from '../core/log.js';
+import { version } from '../core/version.js';
+import { createCoord, createEmbeddedCoordServer, type Coord } from '../coord/index.js';
+import {
+  advertisedAddress,
+  backendSpace,
+  checkPeerHealth,
+  createClusterServiceImpl,
+  createDistancePublisher,
+  createPeerClients,
+  createPeerServer,
+  createRegistration,
+  fetchJoinInfo,
+  joinFromPeerList,
+  loadOrCreateNodeId,
+  MembershipView,
+  newIncarnation,
+  parseBackendSpec,
+  probeBackend,
+  registerClusterService,
+  type BackendInfo,
+  type DistancePublisher,
+  type NodeRecord,
+  type Registration,
+} from '../cluster/index.js';
+import { createHttpServer, type HttpServer } from '../http/index.js';
+import type { NodeConfig } from './config.js';
+
+export interface NodeProcess {
+  readonly lifecycle: Lifecycle;
+  readonly http: HttpServer;
+  /** host:port other processes dial (after start). */
+  peerAddress(): string;
+  /** The coordination endpoints in use (after start). */
+  coordEndpoints(): string[];
+  /** How it joined: local_setup, remote_setup through an address, a peer list, or direct endpoints. */
+  joinedVia(): string;
+  view(): MembershipView | undefined;
+}
+
+export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProcess {
+  const lifecycle = new Lifecycle({ logger });
+  const startedAt = new Date();
+  const incarnation = newIncarnation();
+  const peers = createPeerClients();
+  const backendSpec = parseBackendSpec(config.backend);
+  let nodeId = '';
+  let backend: BackendInfo | undefined;
+  let endpoints: string[] = [];
+  let joinedVia = '';
+  let coord: Coord | undefined;
+  let registration: Registration | undefined;
+  let view: MembershipView | undefined;
+  let serving = false;
+
+  lifecycle.add({ name: 'peer-clients', start: async () => undefined, stop: async () => peers.close() });
+  lifecycle.add({
+    name: 'identity',
+    async start() {
+      nodeId = await loadOrCreateNodeId(config.dataDir);
+      if (backendSpec.error !== undefined) throw new Error(backendSpec.error);
+      backend = await probeBackend(backendSpec.value);
+    },
+    stop: async () => undefined,
+  });
+  const peer = lifecycle.add(
+    createPeerServer({
+      listen: config.listen,
+      logger,
+      routes: (router) =>
+        registerClusterService(
+          router,
+          createClusterServiceImpl({
+            name: config.name,
+            role: 'node',
+            version,
+            incarnation,
+            startedAtMs: startedAt.getTime(),
+            serving: () => serving,
+            coordEndpoints: () => endpoints,
+            members: () => view?.members() ?? [],
+            coordinationReachable: () => view?.coordinationReachable ?? false,
+          }),
+        ),
+    }),
+  );
+  const http = lifecycle.add(
+    createHttpServer({
+      listen: config.http,
+      logger,
+      processName: config.name,
+      version,
+      readiness: {
+        registration: async () => {
+          if (registration?.registered !== true) throw new Error('not registered');
+        },
+      },
+    }),
+  );
+
+  if (config.mode.kind === 'local') {
+    const store = createEmbeddedCoordServer({ listen: config.mode.coordListen, dataDir: join(config.dataDir, 'coord'), logger: logger.child({ component: 'coord' }) });
+    lifecycle.add({ name: 'coord-store', start: () => store.start(), stop: () => store.stop() });
+    lifecycle.add({
+      name: 'local-setup',
+      async start() {
+        endpoints = [store.address];
+        joinedVia = `local_setup (own coordination store at ${store.address})`;
+      },
+      stop: async () => undefined,
+    });
+  } else {
+    const mode = config.mode;
+    lifecycle.add({
+      name: 'join',
+      async start() {
+        if (mode.kind === 'etcd') {
+          endpoints = mode.endpoints;
+          joinedVia = `coordination endpoints ${endpoints.join(',')}`;
+        } else if (mode.kind === 'join') {
+          const info = await fetchJoinInfo(mode.address, { peers, name: config.name });
+          endpoints = info.coordEndpoints;
+          joinedVia = `remote_setup through ${info.answeredBy} at ${info.via}`;
+        } else {
+          const info = await joinFromPeerList(mode.addresses, { peers, name: config.name });
+          for (const u of info.unreachable) logger.warn({ peer: u.address, err: u.error }, 'listed peer does not answer');
+          endpoints = info.coordEndpoints;
+          joinedVia = `peer list, through ${info.answeredBy} at ${info.via}`;
+        }
+      },
+      stop: async () => undefined,
+    });
+  }
+
+  lifecycle.add({
+    name: 'coord-client',
+    async start() {
+      coord = await createCoord({ endpoints, requestTimeoutMs: 3000, watchMaxBackoffMs: 1000, logger: logger.child({ component: 'coord-client' }) });
+    },
+    async stop() {
+      await coord?.close();
+    },
+  });
+
+  const describe = async (): Promise<NodeRecord> => ({
+    name: config.name,
+    nodeId,
+    incarnation,
+    peerAddress: advertisedAddress(config.listen, peer.port, config.advertiseHost),
+    httpAddress: advertisedAddress(config.http, Number(http.address.split(':').pop()), config.advertiseHost),
+    roles: config.roles,
+    zone: config.zone,
+    backend: { ...backend!, ...(await backendSpace(backend!.location).catch(() => ({}))) },
+    version,
+    startedAt: startedAt.toISOString(),
+    rings: {},
+  });
+
+  lifecycle.add({
+    name: 'registration',
+    async start() {
+      registration = createRegistration({
+        coord: coord!,
+        describe,
+        ttlSeconds: config.leaseTtl,
+        probe: async (address) => {
+          const r = await checkPeerHealth(address, peers, { timeoutMs: 1000, from: config.name });
+          return r.name !== undefined ? { name: r.name, incarnation: r.incarnation ?? '' } : undefined;
+        },
+        logger: logger.child({ component: 'registration' }),
+      });
+      await registration.start();
+    },
+    async stop() {
+      await registration?.stop();
+    },
+  });
+  lifecycle.add({
+    name: 'membership',
+    async start() {
+      view = new MembershipView({
+        coord: coord!,
+        peers,
+        self: config.name,
+        failureTimeoutMs: config.failureTimeout,
+        healthIntervalMs: config.healthInterval,
+        logger: logger.child({ component: 'membership' }),
+      });
+      await view.start();
+    },
+    async stop() {
+      await view?.stop();
+    },
+  });
+  let distances: DistancePublisher | undefined;
+  lifecycle.add({
+    name: 'distances',
+    async start() {
+      distances = createDistancePublisher({
+        coord: coord!,
+        name: config.name,
+        distances: () => view?.distances() ?? {},
+        lease: () => registration?.lease(),
+        logger,
+      });
+      distances.start();
+    },
+    async stop() {
+      await distances?.stop();
+    },
+  });
+  lifecycle.add({
+    name: 'serving',
+    async start() {
+      serving = true;
+    },
+    async stop() {
+      serving = false;
+    },
+  });
+
+  return {
+    lifecycle,
+    http,
+    peerAddress: () => advertisedAddress(config.listen, peer.port, config.advertiseHost),
+    coordEndpoints: () => endpoints,
+    joinedVia: () => joinedVia,
+    view: () => view,
+  };
+}
