@@ -3,7 +3,7 @@
  * routes capabilities register. Errors are answered as RFC 9457 problem+json built from FlotillaError;
  * a stack trace never reaches a client.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatHostPort, requireHostPort } from '../core/address.js';
@@ -44,7 +44,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { host, port } = requireHostPort(options.listen, 'HTTP listen address');
   const loggerInstance: FastifyBaseLogger = options.logger;
-  const app: FastifyInstance = Fastify({ loggerInstance, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+  const app: FastifyInstance = Fastify({
+    loggerInstance,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+  });
   const startedAt = new Date();
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
   let address = '';

@@ -64,6 +64,11 @@ export function createEtcdServiceImpls(o: ServiceOptions): EtcdServiceImpls {
   const toConnectError = (err: unknown): ConnectError => {
     if (err instanceof ConnectError) return err;
     if (err instanceof FlotillaError) return new ConnectError(err.rawMessage, grpcCodeOf(err));
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE') {
+      // The client went away mid-stream (killed, or its connection dropped): routine, not a store fault.
+      logger.debug('client closed a stream early');
+      return new ConnectError('client closed the stream', ConnectCode.Canceled);
+    }
     logger.error({ err }, 'coordination store: unexpected error');
     return new ConnectError('etcdserver: internal error', ConnectCode.Internal);
   };

@@ -175,26 +175,27 @@ export function toRangeResponse(r: RangeResult, header: HeaderInit): MessageInit
   return { header, kvs: r.kvs.map(toKeyValue), more: r.more, count: BigInt(r.count) };
 }
 
-function toResponseOp(r: TxnOpResult, header: HeaderInit): MessageInitShape<typeof ResponseOpSchema> {
+/** Inside a transaction etcd's sub-responses carry only the revision in their headers (nested: none). */
+function toResponseOp(r: TxnOpResult): MessageInitShape<typeof ResponseOpSchema> {
   switch (r.type) {
     case 'range':
-      return { response: { case: 'responseRange', value: toRangeResponse(r.result, header) } };
+      return { response: { case: 'responseRange', value: toRangeResponse(r.result, { revision: BigInt(r.revision) }) } };
     case 'put':
-      return { response: { case: 'responsePut', value: { header, prevKv: r.prevKv && toKeyValue(r.prevKv) } } };
+      return { response: { case: 'responsePut', value: { header: { revision: BigInt(r.revision) }, prevKv: r.prevKv && toKeyValue(r.prevKv) } } };
     case 'delete':
       return {
         response: {
           case: 'responseDeleteRange',
-          value: { header, deleted: BigInt(r.deleted), prevKvs: r.prevKvs.map(toKeyValue) },
+          value: { header: { revision: BigInt(r.revision) }, deleted: BigInt(r.deleted), prevKvs: r.prevKvs.map(toKeyValue) },
         },
       };
     case 'txn':
-      return { response: { case: 'responseTxn', value: toTxnResponse(r.result, header) } };
+      return { response: { case: 'responseTxn', value: toTxnResponse(r.result, {}) } };
   }
 }
 
 export function toTxnResponse(r: TxnResult, header: HeaderInit): MessageInitShape<typeof TxnResponseSchema> {
-  return { header, succeeded: r.succeeded, responses: r.responses.map((op) => toResponseOp(op, header)) };
+  return { header, succeeded: r.succeeded, responses: r.responses.map(toResponseOp) };
 }
 
 export function toWatchResponse(m: WatchMessage, header: HeaderInit): MessageInitShape<typeof WatchResponseSchema> {

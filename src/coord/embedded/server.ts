@@ -9,8 +9,9 @@ import { formatHostPort, requireHostPort } from '../../core/address.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { CoordEngine } from './coord-engine.js';
-import { Cluster, KV, Lease, Maintenance } from '../../gen/etcdserverpb/rpc_pb.js';
+import { Cluster, KV, Lease, Maintenance, Watch } from '../../gen/etcdserverpb/rpc_pb.js';
 import { createEtcdServiceImpls, registerEtcdServices } from './grpc-services.js';
+import { servePastPeerGoaway } from './peer-goaway.js';
 import { createUnaryFastPath } from './unary-fast-path.js';
 import type { Clock } from './lease-manager.js';
 
@@ -81,6 +82,7 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
       logger,
       services: [
         { service: KV, impl: impls.kv },
+        { service: Watch, impl: impls.watch },
         { service: Lease, impl: impls.lease },
         { service: Cluster, impl: impls.cluster },
         { service: Maintenance, impl: impls.maintenance },
@@ -91,6 +93,7 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
     });
     server = srv;
     srv.on('session', (session) => {
+      servePastPeerGoaway(session);
       sessions.add(session);
       session.on('close', () => sessions.delete(session));
       session.on('error', (err) => logger.debug({ err }, 'coordination store: HTTP/2 session error'));

@@ -163,12 +163,19 @@ export function applyTxn(ctx: OpContext, req: TxnRequest): TxnResult {
   const ops = succeeded ? req.success : req.failure;
   const responses: TxnOpResult[] = ops.map((op): TxnOpResult => {
     switch (op.type) {
-      case 'range':
-        return { type: 'range', result: applyRange(ctx, op.request) };
-      case 'put':
-        return { type: 'put', ...applyPut(ctx, op.request) };
-      case 'delete':
-        return { type: 'delete', ...applyDelete(ctx, op.request) };
+      // Each header revision is read after the operation: a write moves readRev to the new revision.
+      case 'range': {
+        const result = applyRange(ctx, op.request);
+        return { type: 'range', revision: ctx.tx.readRev, result };
+      }
+      case 'put': {
+        const result = applyPut(ctx, op.request);
+        return { type: 'put', revision: ctx.tx.readRev, ...result };
+      }
+      case 'delete': {
+        const result = applyDelete(ctx, op.request);
+        return { type: 'delete', revision: ctx.tx.readRev, ...result };
+      }
       case 'txn':
         return { type: 'txn', result: applyTxn(ctx, op.request) };
     }

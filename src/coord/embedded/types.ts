@@ -85,10 +85,15 @@ export interface TxnRequest {
   failure: TxnOp[];
 }
 
+/**
+ * One operation's result inside a transaction. `revision` is what etcd puts in that response's header:
+ * the revision the operation read at or wrote, so 1 + the store's revision once the transaction has
+ * changed something, the store's revision before that. A nested transaction's header stays empty.
+ */
 export type TxnOpResult =
-  | { type: 'range'; result: RangeResult }
-  | { type: 'put'; prevKv?: KeyValue }
-  | { type: 'delete'; deleted: number; prevKvs: KeyValue[] }
+  | { type: 'range'; revision: number; result: RangeResult }
+  | { type: 'put'; revision: number; prevKv?: KeyValue }
+  | { type: 'delete'; revision: number; deleted: number; prevKvs: KeyValue[] }
   | { type: 'txn'; result: TxnResult };
 
 export interface TxnResult {
