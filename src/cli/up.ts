@@ -1,33 +1,88 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { dialableAddress } from '../core/address.js';
+import { dialableAddress, formatHostPort, requireHostPort } from '../core/address.js';
 import { hostPort, loadConfig } from '../core/config.js';
+import { Code, FlotillaError } from '../core/errors.js';
 import { ExitCode } from '../core/lifecycle.js';
 import { createLogger } from '../core/log.js';
-import { Supervisor } from '../core/supervisor.js';
+import { Supervisor, type ChildSpec } from '../core/supervisor.js';
 import { version } from '../core/version.js';
+import { createPeerClients, fetchMembers } from '../cluster/index.js';
 import { action, givenOptions, table } from './run.js';
+import { formatStatusTable } from './status.js';
 import { waitForHttpReady } from './wait.js';
 
 const upConfigSchema = z.object({
+  /** Number of nodes (node-a, node-b, ...). */
+  nodes: z.coerce.number().int().min(1).max(26).default(3),
   dataDir: z.string().min(1).default('./.flotilla'),
+  /** Server HTTP API. */
   http: hostPort.default('127.0.0.1:8080'),
+  /** Server gRPC (nodes join here; `flotilla status` asks here). */
+  listen: hostPort.default('127.0.0.1:50051'),
   coordListen: hostPort.default('127.0.0.1:2379'),
+  /** First node's peer gRPC port; node-b gets the next one, and so on. */
+  peerPort: z.coerce.number().int().min(1).max(65535).default(7101),
+  /** First node's HTTP port. */
+  nodeHttpPort: z.coerce.number().int().min(1).max(65535).default(9001),
 });
+type UpConfig = z.infer<typeof upConfigSchema>;
+
+interface NodePlan {
+  name: string;
+  zone: string;
+  peer: string;
+  http: string;
+}
+
+export function planNodes(config: UpConfig): NodePlan[] {
+  const { host } = requireHostPort(config.listen, '--listen');
+  return Array.from({ length: config.nodes }, (_, i) => ({
+    name: `node-${String.fromCharCode(97 + i)}`,
+    zone: `zone-${i + 1}`,
+    peer: formatHostPort(host, config.peerPort + i),
+    http: formatHostPort(host, config.nodeHttpPort + i),
+  }));
+}
+
+/** Waits until the server sees every planned node ACTIVE. */
+async function waitForMembers(server: string, names: string[], signal: AbortSignal): Promise<void> {
+  const peers = createPeerClients();
+  try {
+    while (!signal.aborted) {
+      try {
+        const res = await fetchMembers(server, peers, { timeoutMs: 2000 });
+        const active = new Set(res.members.filter((m) => m.status === 'ACTIVE').map((m) => m.name));
+        if (names.every((n) => active.has(n))) return;
+      } catch {
+        // Not answering yet.
+      }
+      await sleep(200, undefined, { signal }).catch(() => undefined);
+    }
+  } finally {
+    peers.close();
+  }
+}
 
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('start a whole local cluster on this machine with embedded defaults; Ctrl-C stops it')
+    .description('start a whole local cluster on this machine (a server and three nodes) with embedded defaults; Ctrl-C stops it')
+    .option('--nodes <n>', 'number of nodes, named node-a, node-b, ... (default 3)')
     .option('--data-dir <dir>', 'where every process of the cluster keeps its data (default ./.flotilla)')
     .option('--http <host:port>', 'the server HTTP API address (default 127.0.0.1:8080)')
+    .option('--listen <host:port>', 'the server gRPC address (default 127.0.0.1:50051); nodes listen on the same host')
     .option('--coord-listen <host:port>', 'the embedded coordination store address (default 127.0.0.1:2379)')
-    .option('--config <file>', 'YAML file with the same keys (dataDir, http, coordListen)')
+    .option('--peer-port <port>', "node-a's peer gRPC port; node-b gets the next (default 7101)")
+    .option('--node-http-port <port>', "node-a's HTTP port; node-b gets the next (default 9001)")
+    .option('--config <file>', 'YAML file with the same keys (nodes, dataDir, http, listen, coordListen, peerPort, nodeHttpPort)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: upConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
+        const nodes = planNodes(config);
         const logger = createLogger({ name: 'up' });
         const command = fileURLToPath(new URL('../../bin/flotilla.js', import.meta.url));
         const supervisor = new Supervisor({ command, logger });
@@ -53,12 +108,36 @@ export function registerUp(program: Command): void {
         process.on('SIGTERM', onSignal);
 
         const httpUrl = `http://${dialableAddress(config.http)}`;
-        try {
-          await supervisor.start({
+        const server = dialableAddress(config.listen);
+        const coord = dialableAddress(config.coordListen);
+        const specs: ChildSpec[] = [
+          {
             name: 'server',
-            args: ['server', '--http', config.http, '--coord-listen', config.coordListen, '--data-dir', join(config.dataDir, 'server')],
+            args: ['server', '--listen', config.listen, '--http', config.http, '--coord-listen', config.coordListen, '--data-dir', join(config.dataDir, 'server')],
             ready: (signal) => waitForHttpReady(`${httpUrl}/readyz`, signal),
-          });
+          },
+          ...nodes.map(
+            (n): ChildSpec => ({
+              name: n.name,
+              args: ['node', '--name', n.name, '--join', server, '--listen', n.peer, '--http', n.http, '--zone', n.zone, '--data-dir', join(config.dataDir, n.name)],
+              ready: (signal) => waitForHttpReady(`http://${dialableAddress(n.http)}/healthz`, signal),
+            }),
+          ),
+        ];
+        try {
+          for (const spec of specs) {
+            if (stopping) return;
+            await supervisor.start(spec);
+          }
+          const controller = new AbortController();
+          const timer = setTimeout(() => controller.abort(), 30_000);
+          await waitForMembers(
+            server,
+            nodes.map((n) => n.name),
+            controller.signal,
+          );
+          clearTimeout(timer);
+          if (controller.signal.aborted) throw new FlotillaError(Code.DEADLINE_EXCEEDED, `the nodes did not all become ACTIVE within 30 s (see the log above)`);
         } catch (err) {
           if (!stopping) {
             stopping = true;
@@ -66,17 +145,25 @@ export function registerUp(program: Command): void {
           }
           throw err;
         }
-        const coord = dialableAddress(config.coordListen);
+
+        const peers = createPeerClients();
+        const status = await fetchMembers(server, peers).finally(() => peers.close());
         process.stdout.write(
-          `\nFlotilla ${version} is up. Data in ${config.dataDir}; press Ctrl-C to stop.\n\n` +
+          `\nFlotilla ${version} is up: a server and ${nodes.length} node${nodes.length === 1 ? '' : 's'}. Data in ${config.dataDir}; press Ctrl-C to stop.\n\n` +
             table([
               ['server HTTP', `${httpUrl}  (health: ${httpUrl}/healthz)`],
+              ['server gRPC', `${server}  (nodes join here; flotilla status asks here)`],
               ['coordination', `${coord}  (etcd v3 API)`],
+              ...nodes.map((n): [string, string] => [n.name, `peer ${dialableAddress(n.peer)}, HTTP http://${dialableAddress(n.http)}, zone ${n.zone}`]),
             ]) +
+            `\n` +
+            formatStatusTable(status.members) +
             `\nTry:\n` +
             table([
+              ['', `npx flotilla status --server ${server}`],
+              ['', `npx flotilla health ${nodes.map((n) => dialableAddress(n.peer)).join(' ')}`],
+              ['', `ETCDCTL_API=3 etcdctl --endpoints ${coord} get --prefix /flotilla/nodes/`],
               ['', `curl ${httpUrl}/readyz`],
-              ['', `ETCDCTL_API=3 etcdctl --endpoints ${coord} get --prefix /flotilla`],
             ]).replace(/^ {4}/gm, '  '),
         );
         await new Promise(() => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { etcdctl, startFlotilla } from '../testkit/index.js';
+import { etcdctl, freePortRange, startFlotilla, type ProcessEnv } from '../testkit/index.js';
 
 /** PIDs of live processes whose command line mentions `needle` (the test's own temp dir). */
 function processesMentioning(needle: string): number[] {
@@ -18,17 +18,34 @@ function processesMentioning(needle: string): number[] {
   return pids;
 }
 
+/** The arguments of a `flotilla up` on free loopback ports: server ports by name, node ports from two ranges. */
+async function upArgs(): Promise<(env: ProcessEnv) => string[]> {
+  const peerBase = await freePortRange(3);
+  const httpBase = await freePortRange(3);
+  return ({ port, dataDir }) => [
+    'up',
+    '--http', `127.0.0.1:${port('http')}`,
+    '--listen', `127.0.0.1:${port('grpc')}`,
+    '--coord-listen', `127.0.0.1:${port('coord')}`,
+    '--peer-port', String(peerBase),
+    '--node-http-port', String(httpBase),
+    '--data-dir', dataDir,
+  ];
+}
+const upPorts = ['http', 'grpc', 'coord'];
+
 describe('flotilla up', () => {
-  it('starts a local cluster, prints its addresses, serves etcdctl, and stops cleanly on Ctrl-C', async (t) => {
-    const up = await startFlotilla(
-      ({ port, dataDir }) => ['up', '--http', `127.0.0.1:${port('http')}`, '--coord-listen', `127.0.0.1:${port('coord')}`, '--data-dir', dataDir],
-      { t, ports: ['http', 'coord'], ready: async (h) => h.output().includes('is up') },
-    );
+  it('starts a server and three nodes, prints their addresses and a status table, and stops cleanly on Ctrl-C', async (t) => {
+    const up = await startFlotilla(await upArgs(), { t, ports: upPorts, ready: async (h) => h.output().includes('is up'), readyTimeoutMs: 60_000 });
     const coord = `127.0.0.1:${up.port('coord')}`;
     const http = `http://127.0.0.1:${up.port('http')}`;
     const out = up.output();
     assert.match(out, new RegExp(`server HTTP\\s+${http}`));
     assert.match(out, new RegExp(`coordination\\s+${coord}\\s+\\(etcd v3 API\\)`));
+    assert.match(out, /is up: a server and 3 nodes/);
+    for (const name of ['node-a', 'node-b', 'node-c']) assert.match(out, new RegExp(`^${name}\\s+127\\.0\\.0\\.1:\\d+\\s+agent,kv,objects\\s+zone-\\d\\s+ACTIVE`, 'm'));
+    const nodes = await etcdctl(coord, ['get', '--prefix', '--keys-only', '/flotilla/nodes/']);
+    assert.deepEqual(nodes.stdout.split('\n').filter(Boolean), ['/flotilla/nodes/node-a', '/flotilla/nodes/node-b', '/flotilla/nodes/node-c']);
 
     const put = await etcdctl(coord, ['put', '/tour/hello', 'world']);
     assert.equal(put.stdout.trim(), 'OK');
@@ -38,7 +55,7 @@ describe('flotilla up', () => {
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', checks: { coordination: { ok: true } } });
 
-    assert.ok(processesMentioning(up.dataDir).length >= 2, 'up and its server are running');
+    assert.equal(processesMentioning(up.dataDir).length, 5, 'up, its server and three nodes are running');
     up.signal('SIGINT');
     const exit = await up.exited;
     assert.equal(exit.code, 0, up.output());
@@ -48,10 +65,7 @@ describe('flotilla up', () => {
   });
 
   it('leaves no process behind when it is killed outright', async (t) => {
-    const up = await startFlotilla(
-      ({ port, dataDir }) => ['up', '--http', `127.0.0.1:${port('http')}`, '--coord-listen', `127.0.0.1:${port('coord')}`, '--data-dir', dataDir],
-      { t, ports: ['http', 'coord'], ready: async (h) => h.output().includes('is up') },
-    );
+    const up = await startFlotilla(await upArgs(), { t, ports: upPorts, ready: async (h) => h.output().includes('is up'), readyTimeoutMs: 60_000 });
     await up.kill();
     for (let i = 0; i < 100 && processesMentioning(up.dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(processesMentioning(up.dataDir), [], 'children stop when their parent is gone');
@@ -62,9 +76,10 @@ describe('flotilla up', () => {
       t,
       ports: ['coord'],
     });
+    const args = await upArgs();
     const up = await startFlotilla(
-      ({ port, dataDir }) => ['up', '--http', `127.0.0.1:${port('http')}`, '--coord-listen', `127.0.0.1:${first.port('coord')}`, '--data-dir', dataDir],
-      { t, ports: ['http'], ready: async () => true },
+      (env) => args(env).map((a) => (a === `127.0.0.1:${env.port('coord')}` ? `127.0.0.1:${first.port('coord')}` : a)),
+      { t, ports: upPorts, ready: async () => true },
     );
     const exit = await up.exited;
     assert.notEqual(exit.code, 0);

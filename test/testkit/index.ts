@@ -1,7 +1,7 @@
 /** The testkit: real processes on free loopback ports, always stopped, logs printed when a test fails. */
 export type { Cleanup } from './cleanup.js';
 export { trackChild } from './cleanup.js';
-export { freePort, tempDir } from './ports.js';
+export { freePort, freePortRange, tempDir } from './ports.js';
 export type { ExitInfo, ProcessEnv, ProcessHandle, StartProcessOptions } from './process.js';
 export { startProcess, tcpReady } from './process.js';
 export type { CoordProcess, EtcdctlOptions, EtcdctlResult, StartEtcdOptions } from './etcd.js';

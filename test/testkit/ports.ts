@@ -25,3 +25,23 @@ export async function tempDir(owner?: Cleanup, prefix = 'flotilla-test-'): Promi
   owner?.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive ports free on 127.0.0.1 right now, for commands that number ports from a base. */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await canBind(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`freePortRange: no ${count} consecutive free ports found`);
+}
