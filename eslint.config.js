@@ -1,55 +1,7 @@
-// Lint: typescript-eslint with type information (no floating promises), warnings fail `npm test`, and the
-// layering of ARCHITECTURE.md enforced: core -> coord -> cluster -> capabilities -> http -> server/node -> cli.
+// Lint: typescript-eslint with type information (no floating promises); warnings fail `npm test`. The
+// layering of src/ is checked by scripts/check-layers.mjs, which resolves each import to its file.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-
-const capabilities = ['monitor', 'kv', 'objects', 'flows', 'pubsub'];
-// For each layer, the folders of src/ it must not import from.
-const above = {
-  core: ['coord', 'cluster', ...capabilities, 'http', 'server', 'node', 'cli'],
-  coord: ['cluster', ...capabilities, 'http', 'server', 'node', 'cli'],
-  cluster: [...capabilities, 'http', 'server', 'node', 'cli'],
-  http: ['server', 'node', 'cli'],
-  server: ['node', 'cli'],
-  node: ['server', 'cli'],
-};
-for (const cap of capabilities) above[cap] = ['http', 'server', 'node', 'cli'];
-
-const layerRules = Object.entries(above).map(([layer, banned]) => ({
-  files: [`src/${layer}/**/*.ts`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        patterns: banned.map((b) => ({
-          group: [`**/${b}/*`, `**/${b}/**`, `../${b}`, `../../${b}`],
-          message: `src/${layer} must not import from src/${b} (see ARCHITECTURE.md, section 4).`,
-        })),
-      },
-    ],
-  },
-}));
-
-// A capability reaches another capability only through its index.ts.
-const capabilityRules = capabilities.map((cap) => ({
-  files: [`src/${cap}/**/*.ts`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        patterns: [
-          ...above[cap].map((b) => ({ group: [`**/${b}/*`, `**/${b}/**`], message: `src/${cap} must not import from src/${b}.` })),
-          ...capabilities
-            .filter((c) => c !== cap)
-            .map((c) => ({
-              group: [`**/${c}/*`, `**/${c}/**`, `!**/${c}/index.js`],
-              message: `src/${cap} may use src/${c} only through src/${c}/index.ts.`,
-            })),
-        ],
-      },
-    ],
-  },
-}));
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'src/gen/**', '.flotilla/**', 'src/web/dist/**'] },
@@ -84,6 +36,4 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
     },
   },
-  ...layerRules,
-  ...capabilityRules,
 );
