@@ -15,6 +15,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'coordination store: puts/s and watch-event latency, embedded store vs real etcd (--quick for a smoke run)',
     run: async (args) => (await import('./coord/index.js')).runCoordBench(args),
   },
+  agent: {
+    summary: 'monitoring agent: CPU time and RSS at a 1 s interval beside prometheus-node-exporter scraped every 1 s (--quick for 15 s)',
+    run: async (args) => (await import('./agent/index.js')).runAgentBench(args),
+  },
 };
 
 function list(): string {

@@ -1,9 +1,12 @@
 /** The `flotilla` command: one program, a file per command group. */
 import { Command, CommanderError } from 'commander';
 import { version } from '../core/version.js';
+import { registerAgent } from './agent.js';
+import { registerCmd } from './cmd.js';
 import { registerCoord } from './coord.js';
 import { registerHealth } from './health.js';
 import { registerNode } from './node.js';
+import { registerRing } from './ring.js';
 import { fail } from './run.js';
 import { registerServer } from './server.js';
 import { registerStatus } from './status.js';
@@ -21,9 +24,12 @@ export function buildProgram(): Command {
   registerUp(program);
   registerServer(program);
   registerCoord(program);
+  registerCmd(program);
   registerNode(program);
+  registerAgent(program);
   registerStatus(program);
   registerHealth(program);
+  registerRing(program);
   return program;
 }
 

@@ -24,6 +24,7 @@ export function registerNode(program: Command): void {
     .option('--advertise-host <host>', 'host others dial to reach this node (default: the listen host or the first IPv4 address)')
     .option('--roles <list>', 'agent,kv,objects (default all)')
     .option('--zone <zone>', 'failure domain for replica placement (default "default")')
+    .option('--need-rings <names>', 'rings this node needs, e.g. kv: /readyz is not ready until each exists (default none)')
     .option('--data-dir <dir>', 'where this node keeps its data (default ./.flotilla/<name>)')
     .option('--backend <spec>', 'storage backend: dir:PATH (default dir:<data-dir>/objects)')
     .option('--lease-ttl <seconds>', 'registration lease TTL (default 5)')

@@ -14,7 +14,9 @@ export function registerServer(program: Command): void {
     .option('--coord-listen <host:port>', 'address of the embedded coordination store (default 127.0.0.1:2379)')
     .option('--etcd <endpoints>', 'use real etcd instead of the embedded store: host:port[,host:port...]')
     .option('--data-dir <dir>', 'where this server keeps its data (default ./.flotilla/server)')
-    .option('--config <file>', 'YAML file with the same keys (listen, http, coordListen, etcd, dataDir)')
+    .option('--expect-nodes <n>', 'build the kv ring automatically once N kv nodes are ACTIVE (default: never; see flotilla ring build)')
+    .option('--log-samples', 'log every metric sample agents send, (time, hostname, metric, value), at info level (env FLOTILLA_LOG_SAMPLES)')
+    .option('--config <file>', 'YAML file with the same keys (listen, http, coordListen, etcd, dataDir, logSamples)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: serverConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
@@ -26,7 +28,7 @@ export function registerServer(program: Command): void {
             `flotilla server ${version} ready\n` +
             table([
               [config.etcd.length > 0 ? 'coordination (etcd)' : 'coordination (etcd v3 API)', server.coordEndpoints().join(',')],
-              ['gRPC (join, status)', server.grpc.address],
+              ['gRPC (join, status, agents)', server.grpc.address],
               ['HTTP', `${server.http.url}  (health: /healthz, readiness: /readyz)`],
               ['data', config.dataDir],
             ]),

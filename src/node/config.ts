@@ -39,6 +39,8 @@ export const nodeConfigSchema = z.object({
   ),
   /** Failure domain used by rings to spread replicas. */
   zone: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'a zone is 1-63 letters, digits, ".", "_" or "-"').default('default'),
+  /** Rings this node's services need: /readyz reports `ring:<name>` not ready until each exists. Default: none. */
+  needRings: stringList.default([]),
   /** Default: ./.flotilla/<name>. */
   dataDir: z.string().min(1).optional(),
   /** dir:PATH (default dir:<data-dir>/objects); s3://... comes with the object store. */

@@ -30,6 +30,7 @@ import {
   type NodeRecord,
   type Registration,
 } from '../cluster/index.js';
+import { createClusterRings } from '../cluster/rings/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import type { NodeConfig } from './config.js';
 
@@ -74,7 +75,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
     createPeerServer({
       listen: config.listen,
       logger,
-      routes: (router) =>
+      routes: (router) => {
         registerClusterService(
           router,
           createClusterServiceImpl({
@@ -88,9 +89,11 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
             members: () => view?.members() ?? [],
             coordinationReachable: () => view?.coordinationReachable ?? false,
           }),
-        ),
+        );
+      },
     }),
   );
+  const rings = createClusterRings({ coord: () => coord!, logger: logger.child({ component: 'rings' }), onChange: () => void registration?.refresh() });
   const http = lifecycle.add(
     createHttpServer({
       listen: config.http,
@@ -101,6 +104,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
         registration: async () => {
           if (registration?.registered !== true) throw new Error('not registered');
         },
+        ...Object.fromEntries(config.needRings.map((n) => [`ring:${n}`, rings.readiness(n)])),
       },
     }),
   );
@@ -149,6 +153,9 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
     },
   });
 
+  lifecycle.add(rings);
+  http.app.get('/api/v1/rings', async () => rings.summary());
+
   const describe = async (): Promise<NodeRecord> => ({
     name: config.name,
     nodeId,
@@ -160,7 +167,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
     backend: { ...backend!, ...(await backendSpace(backend!.location).catch(() => ({}))) },
     version,
     startedAt: startedAt.toISOString(),
-    rings: {},
+    rings: rings.versions(),
   });
 
   lifecycle.add({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationMs, hostPort, stringList } from '../core/config.js';
+import { durationMs, envBoolean, hostPort, stringList } from '../core/config.js';
 
 /** Configuration of `flotilla server` (flags, FLOTILLA_* variables, YAML file). */
 export const serverConfigSchema = z.object({
@@ -11,8 +11,12 @@ export const serverConfigSchema = z.object({
   coordListen: hostPort.default('127.0.0.1:2379'),
   /** Real etcd endpoints (host:port or http://host:port); when set, no embedded store runs. */
   etcd: stringList.default([]),
+  /** Build the `kv` ring automatically once this many kv nodes are ACTIVE (OBJ-9). Default: never (an admin builds it). */
+  expectNodes: z.coerce.number().int().min(1).max(65_535).optional(),
   /** Where this process keeps its data. */
   dataDir: z.string().min(1).default('./.flotilla/server'),
+  /** Log every metric sample agents send, `(time, hostname, metric, value)`, at info level (else debug). */
+  logSamples: envBoolean.default(false),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 

@@ -1,7 +1,8 @@
 /**
  * Composition root of `flotilla server`: the coordination store (embedded, unless real etcd endpoints are
  * given), a coordination client, the gRPC server (ClusterService: joining, health, the membership view),
- * the membership view, and the HTTP server. No logic of its own: it wires modules together.
+ * the membership view, the monitoring server (agent streams on the gRPC listener, the agents' view on
+ * the HTTP API), and the HTTP server. No logic of its own: it wires modules together.
  */
 import { join } from 'node:path';
 import { Lifecycle } from '../core/lifecycle.js';
@@ -9,7 +10,9 @@ import type { Logger } from '../core/log.js';
 import { version } from '../core/version.js';
 import { createCoord, createEmbeddedCoordServer, type Coord } from '../coord/index.js';
 import { createClusterServiceImpl, createPeerClients, createPeerServer, MembershipView, newIncarnation, registerClusterService, type PeerServer } from '../cluster/index.js';
+import { createClusterRings, memberSourceFromView } from '../cluster/rings/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
+import { createMonitorServer, type MonitorServer } from '../monitor/index.js';
 import type { ServerConfig } from './config.js';
 
 export interface ServerProcess {
@@ -21,6 +24,8 @@ export interface ServerProcess {
   /** The coordination endpoints in use (the embedded store's address, or the etcd endpoints). */
   coordEndpoints(): string[];
   readonly coord: () => Coord;
+  /** The monitoring server (agent streams, global view). */
+  readonly monitor: MonitorServer;
 }
 
 export function createServerProcess(config: ServerConfig, logger: Logger): ServerProcess {
@@ -56,11 +61,20 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     },
   });
 
+  const monitor = lifecycle.add(
+    createMonitorServer({
+      coord: () => coord!,
+      logger: logger.child({ component: 'monitor' }),
+      logSamples: config.logSamples,
+    }),
+  );
+
   const grpc = lifecycle.add(
     createPeerServer({
       listen: config.listen,
       logger,
-      routes: (router) =>
+      routes: (router) => {
+        monitor.registerGrpc(router);
         registerClusterService(
           router,
           createClusterServiceImpl({
@@ -74,7 +88,8 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
             members: () => view?.members() ?? [],
             coordinationReachable: () => view?.coordinationReachable ?? false,
           }),
-        ),
+        );
+      },
     }),
   );
   lifecycle.add({
@@ -87,6 +102,13 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       await view?.stop();
     },
   });
+  const rings = lifecycle.add(
+    createClusterRings({
+      coord: () => coord!,
+      logger: logger.child({ component: 'rings' }),
+      ...(config.expectNodes !== undefined ? { autoBuild: { expectedNodes: config.expectNodes, ringName: 'kv', members: () => memberSourceFromView(view!, { role: 'kv' }) } } : {}),
+    }),
+  );
 
   const http = lifecycle.add(
     createHttpServer({
@@ -102,6 +124,9 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       },
     }),
   );
+  monitor.registerHttp(http.app);
+
+  http.app.get('/api/v1/rings', async () => rings.summary());
 
   lifecycle.add({
     name: 'serving',
@@ -117,6 +142,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     lifecycle,
     http,
     grpc,
+    monitor,
     view: () => view,
     coordEndpoints: endpoints,
     coord: () => {

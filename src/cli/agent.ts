@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../core/config.js';
+import { Lifecycle } from '../core/lifecycle.js';
+import { createLogger } from '../core/log.js';
+import { version } from '../core/version.js';
+import { agentConfigSchema, createAgent } from '../monitor/index.js';
+import { action, givenOptions, runUntilStopped, table } from './run.js';
+
+export function registerAgent(program: Command): void {
+  program
+    .command('agent')
+    .description(
+      'run a monitoring agent: streams cpu, memory, disk, network and filesystem metrics to the monitor\n' +
+        'server, applies its commands, follows /monitor/config/<hostname>, keeps /monitor/heartbeat/<hostname>',
+    )
+    .option('--hostname <name>', 'name to report as (default: this machine\'s hostname)')
+    .option('--server <host:port>', 'monitor server (default 127.0.0.1:50051, env FLOTILLA_SERVER)')
+    .option('--etcd <endpoints>', 'coordination endpoints host:port[,host:port...] (default 127.0.0.1:2379)')
+    .option('--heartbeat-ttl <duration>', 'heartbeat lease TTL, e.g. 5s (default 5s)')
+    .option('--data-dir <dir>', 'spill buffered samples past --buffer-samples to files here (default: no spill)')
+    .option('--buffer-samples <n>', 'most samples buffered in memory while the server is away (default 100000)')
+    .option('--spill-bytes <n>', 'bound of the spill files under --data-dir, in bytes (default 64 MiB)')
+    .option('--config <file>', 'YAML file with the same keys in camelCase')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const config = loadConfig({ schema: agentConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
+        const logger = createLogger({ name: `agent ${config.hostname}` });
+        const lifecycle = new Lifecycle({ logger });
+        lifecycle.add(
+          createAgent({
+            hostname: config.hostname,
+            server: config.server,
+            etcd: config.etcd,
+            heartbeatTtlSeconds: Math.ceil(config.heartbeatTtl / 1000),
+            bufferSamples: config.bufferSamples,
+            spillBytes: config.spillBytes,
+            logger,
+            ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
+          }),
+        );
+        await runUntilStopped(
+          lifecycle,
+          () =>
+            `flotilla agent ${config.hostname} ${version} ready\n` +
+            table([
+              ['server', config.server],
+              ['coordination', config.etcd.join(',')],
+              ['heartbeat TTL', `${Math.ceil(config.heartbeatTtl / 1000)}s`],
+              ['buffer', `${config.bufferSamples} samples${config.dataDir !== undefined ? `, spill to ${config.dataDir} (${config.spillBytes} B)` : ''}`],
+            ]),
+        );
+      }),
+    );
+}

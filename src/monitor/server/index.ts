@@ -1,0 +1,115 @@
+/**
+ * The monitoring server: agent streams (MonitorService), the global view, heartbeat and config
+ * following through the coordination store, the default config of new hosts, and the HTTP routes of the
+ * view. A composition root builds it with `createMonitorServer`, adds it to its lifecycle, and registers
+ * its gRPC routes on its gRPC listener and its HTTP routes on its Fastify app (both before they start).
+ */
+import type { ConnectRouter } from '@connectrpc/connect';
+import type { FastifyInstance } from 'fastify';
+import type { Component } from '../../core/lifecycle.js';
+import type { Logger } from '../../core/log.js';
+import { version } from '../../core/version.js';
+import type { Coord } from '../../coord/index.js';
+import { createConfigWatch, createDefaultConfigWriter } from './default-config.js';
+import { GlobalView } from './global-view.js';
+import { createHeartbeatWatch } from './heartbeat-watch.js';
+import { registerAgentRoutes, type AgentRoutes } from './http-routes.js';
+import { createMonitorServiceImpl, registerMonitorService, SessionRegistry } from './monitor-service.js';
+import type { PrefixWatch } from './prefix-watch.js';
+import { createSampleLog } from './sample-log.js';
+
+export interface MonitorServerOptions {
+  /** The coordination client; a function when it only exists once an earlier component has started. */
+  coord: Coord | (() => Coord);
+  logger: Logger;
+  /** Log every received sample `(time, hostname, metric, value)` at info level (else debug). Default false. */
+  logSamples?: boolean;
+  /** Most series remembered per host (new ones beyond are refused and counted). Default 10 000. */
+  maxSeriesPerHost?: number;
+  /** Most hosts remembered. Default 10 000. */
+  maxHosts?: number;
+  /** Ack wait for a command when the caller gives none. Default 10 000 ms. */
+  defaultCommandTimeoutMs?: number;
+  /** Longest wait for AgentHello on a new stream. Default 10 000 ms. */
+  helloTimeoutMs?: number;
+  /** Coalescing period of the HTTP event stream. Default 500 ms. */
+  eventFlushMs?: number;
+}
+
+export interface MonitorServer extends Component {
+  readonly view: GlobalView;
+  /** Registers MonitorService on a ConnectRPC router (the gRPC listener's). */
+  registerGrpc(router: ConnectRouter): void;
+  /** Registers /api/v1/agents, /api/v1/agents/:host and /api/v1/agents/events. */
+  registerHttp(app: FastifyInstance): void;
+  /** Resolves once heartbeats and configs have been read from the store once. */
+  synced(): Promise<void>;
+  /** Number of open agent streams. */
+  readonly connectedAgents: number;
+}
+
+export function createMonitorServer(options: MonitorServerOptions): MonitorServer {
+  const logger = options.logger;
+  const coord = (): Coord => (typeof options.coord === 'function' ? options.coord() : options.coord);
+  const view = new GlobalView({ maxSeriesPerHost: options.maxSeriesPerHost, maxHosts: options.maxHosts });
+  const sessions = new SessionRegistry();
+  let writer: ReturnType<typeof createDefaultConfigWriter> | undefined;
+  let watches: PrefixWatch[] = [];
+  const routes: AgentRoutes[] = [];
+  let markSynced!: () => void;
+  const syncedPromise = new Promise<void>((resolve) => (markSynced = resolve));
+
+  const impl = createMonitorServiceImpl(
+    {
+      view,
+      logger,
+      sampleLog: createSampleLog({ logger, logSamples: options.logSamples }),
+      serverVersion: version,
+      onHello: (host) => writer?.ensure(host),
+      helloTimeoutMs: options.helloTimeoutMs,
+      defaultCommandTimeoutMs: options.defaultCommandTimeoutMs,
+    },
+    sessions,
+  );
+
+  return {
+    name: 'monitor-server',
+    view,
+    get connectedAgents() {
+      return sessions.size;
+    },
+    registerGrpc(router) {
+      registerMonitorService(router, impl);
+    },
+    registerHttp(app) {
+      routes.push(registerAgentRoutes(app, { view, flushMs: options.eventFlushMs }));
+    },
+    synced: () => syncedPromise,
+    async start() {
+      const c = coord();
+      const w = createDefaultConfigWriter({ coord: c, logger });
+      writer = w;
+      const heartbeats = createHeartbeatWatch({ coord: c, view, logger, onAlive: (host) => w.ensure(host) });
+      const configs = createConfigWatch({ coord: c, view, logger });
+      watches = [configs, heartbeats];
+      for (const watch of watches) watch.start();
+      void Promise.all(watches.map((x) => x.synced)).then(markSynced);
+      // Hosts that connected before the first read of the store get their default config too.
+      for (const host of view.hostnames()) w.ensure(host);
+    },
+    async stop() {
+      sessions.closeAll();
+      for (const r of routes) r.closeStreams();
+      await Promise.all(watches.map((w) => w.stop()));
+      await writer?.idle();
+    },
+  };
+}
+
+export { GlobalView } from './global-view.js';
+export type { AgentSnapshot, GlobalViewEventMap, GlobalViewOptions, IngestResult } from './global-view.js';
+export { COMMAND_ACTIONS, validateCommand, type CommandAction } from './command-validate.js';
+export { toAgentJson, type AgentJson } from './http-routes.js';
+export { writeDefaultConfig } from './default-config.js';
+export { formatSample } from './sample-log.js';
+export { createMonitorClient, type MonitorClient, type MonitorClientOptions, type AgentRow, type CommandAckResult } from './monitor-client.js';

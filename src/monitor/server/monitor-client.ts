@@ -1,0 +1,134 @@
+/**
+ * A client of a server's MonitorService for the command line and scripts: send one command to one agent
+ * and get its ack, list the agents. Errors come back as FlotillaError with the server's message (the
+ * `[code]` prefix removed) or a message naming the address when the server cannot be reached.
+ */
+import { Code as ConnectCode, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { Code, FlotillaError } from '../../core/errors.js';
+import { MonitorService, type AgentInfo } from '../../gen/flotilla/v1/monitor_pb.js';
+
+export interface MonitorClientOptions {
+  /** The server's gRPC address, host:port. */
+  address: string;
+  /** Deadline of a ListAgents call; SendCommand waits its own timeout plus this. Default 5000 ms. */
+  callTimeoutMs?: number;
+}
+
+export interface CommandAckResult {
+  id: string;
+  ok: boolean;
+  message: string;
+  /** The parsed result_json, or undefined when the agent returned none. */
+  result: unknown;
+}
+
+/** One agent as `flotilla status --agents` shows it. */
+export interface AgentRow {
+  hostname: string;
+  alive: boolean;
+  connected: boolean;
+  lastSeenMs: number;
+  configJson: string;
+  samplesReceived: number;
+  samplesDropped: number;
+  version: string;
+  lastMetrics: { timeMs: number; metric: string; value: number; labels: Record<string, string> }[];
+}
+
+export interface MonitorClient {
+  sendCommand(req: { hostname: string; action: string; payloadJson: string; timeoutMs: number }): Promise<CommandAckResult>;
+  listAgents(hostname?: string): Promise<AgentRow[]>;
+  close(): void;
+}
+
+const fromGrpc: Partial<Record<ConnectCode, Code>> = {
+  [ConnectCode.InvalidArgument]: Code.INVALID_ARGUMENT,
+  [ConnectCode.NotFound]: Code.NOT_FOUND,
+  [ConnectCode.AlreadyExists]: Code.ALREADY_EXISTS,
+  [ConnectCode.FailedPrecondition]: Code.FAILED_PRECONDITION,
+  [ConnectCode.Unavailable]: Code.UNAVAILABLE,
+  [ConnectCode.DeadlineExceeded]: Code.DEADLINE_EXCEEDED,
+  [ConnectCode.ResourceExhausted]: Code.RESOURCE_EXHAUSTED,
+  [ConnectCode.Canceled]: Code.CANCELLED,
+  [ConnectCode.PermissionDenied]: Code.PERMISSION_DENIED,
+  [ConnectCode.Unauthenticated]: Code.UNAUTHENTICATED,
+};
+
+function callError(err: unknown, address: string, what: string): FlotillaError {
+  if (err instanceof FlotillaError) return err;
+  const ce = ConnectError.from(err);
+  const raw = ce.rawMessage;
+  if (ce.code === ConnectCode.Unimplemented) {
+    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} does not serve the monitoring API (${what}): is it a Flotilla server's gRPC port?`, { cause: err });
+  }
+  // The server's own errors carry their code in the message: "[not_found] unknown host ...".
+  const own = /^\[([a-z_]+)\] (.*)$/s.exec(raw);
+  if (own !== null && Object.hasOwn(Code, own[1]!.toUpperCase())) {
+    return new FlotillaError(own[1]!.toUpperCase() as Code, own[2]!, { cause: err });
+  }
+  if (ce.code === ConnectCode.Unavailable || ce.code === ConnectCode.Unknown) {
+    return new FlotillaError(Code.UNAVAILABLE, `cannot reach the server at ${address} (${what}): ${raw}`, { cause: err });
+  }
+  if (ce.code === ConnectCode.DeadlineExceeded) return new FlotillaError(Code.DEADLINE_EXCEEDED, `${address} did not answer ${what} in time`, { cause: err });
+  if (/protocol error|content-type|HTTP status|ERR_HTTP2/i.test(raw)) {
+    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} is not a Flotilla gRPC port (${what}: ${raw})`, { cause: err });
+  }
+  return new FlotillaError(fromGrpc[ce.code] ?? Code.INTERNAL, `${what} at ${address} failed: ${raw}`, { cause: err });
+}
+
+function toRow(a: AgentInfo): AgentRow {
+  return {
+    hostname: a.hostname,
+    alive: a.alive,
+    connected: a.connected,
+    lastSeenMs: Number(a.lastSeenMs),
+    configJson: a.configJson,
+    samplesReceived: Number(a.samplesReceived),
+    samplesDropped: Number(a.samplesDropped),
+    version: a.version,
+    lastMetrics: a.lastMetrics.map((m) => ({ timeMs: Number(m.timeMs), metric: m.metric, value: m.value, labels: { ...m.labels } })),
+  };
+}
+
+export function createMonitorClient(options: MonitorClientOptions): MonitorClient {
+  const { address } = options;
+  const callTimeoutMs = options.callTimeoutMs ?? 5000;
+  const baseUrl = `http://${address}`;
+  const manager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 30_000 }, {});
+  const client: Client<typeof MonitorService> = createClient(MonitorService, createGrpcTransport({ baseUrl, sessionManager: manager }));
+  return {
+    async sendCommand(req) {
+      try {
+        const res = await client.sendCommand(
+          { hostname: req.hostname, action: req.action, payloadJson: req.payloadJson, timeoutMs: BigInt(req.timeoutMs) },
+          { timeoutMs: req.timeoutMs + callTimeoutMs },
+        );
+        const ack = res.ack;
+        if (ack === undefined) throw new FlotillaError(Code.INTERNAL, 'the server answered without an ack');
+        let result: unknown;
+        if (ack.resultJson !== '') {
+          try {
+            result = JSON.parse(ack.resultJson);
+          } catch {
+            result = ack.resultJson;
+          }
+        }
+        return { id: ack.id, ok: ack.ok, message: ack.message, result };
+      } catch (err) {
+        throw callError(err, address, `${req.action} to ${req.hostname}`);
+      }
+    },
+    async listAgents(hostname) {
+      try {
+        const res = await client.listAgents({ hostname: hostname ?? '' }, { timeoutMs: callTimeoutMs });
+        return res.agents.map(toRow);
+      } catch (err) {
+        throw callError(err, address, 'list agents');
+      }
+    },
+    close() {
+      manager.abort();
+    },
+  };
+}

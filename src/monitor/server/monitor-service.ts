@@ -1,0 +1,235 @@
+/**
+ * MonitorService as the server implements it (monitor.proto). CommandStream: the agent's first message
+ * must be AgentHello (else the stream ends with INVALID_ARGUMENT); the server answers ServerWelcome, then
+ * acks batches by seq (a resend with a seq already taken is dropped and acked again) and routes commands
+ * down the stream, matching acks by command id. A second stream from the same host replaces the first
+ * (the agent reconnected before the server noticed the old one was gone). SendCommand validates the
+ * action and payload, routes to the host's stream and waits for the ack; ListAgents reads the view.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { Code, FlotillaError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import {
+  ListAgentsResponseSchema,
+  MonitorService,
+  SendCommandResponseSchema,
+  type AgentHello,
+  type AgentMessage,
+  type ServerMessage,
+} from '../../gen/flotilla/v1/monitor_pb.js';
+import { AgentSession, type CommandResult } from './agent-session.js';
+import { validateCommand } from './command-validate.js';
+import type { GlobalView } from './global-view.js';
+import type { SampleLog } from './sample-log.js';
+import { checkHostname } from './sample-validate.js';
+import { fromBatch, toAgentInfo, toConnectError, toServerMessage } from './wire-convert.js';
+
+export interface MonitorServiceDeps {
+  view: GlobalView;
+  logger: Logger;
+  sampleLog: SampleLog;
+  serverVersion: string;
+  /** Called when an agent says hello (e.g. to write its default config). */
+  onHello?: (hostname: string) => void;
+  /** Longest wait for the first message of a stream. Default 10 000 ms. */
+  helloTimeoutMs?: number;
+  /** Ack wait when SendCommand gives no timeout. Default 10 000 ms. */
+  defaultCommandTimeoutMs?: number;
+  /** Longest ack wait a caller may ask for. Default 300 000 ms. */
+  maxCommandTimeoutMs?: number;
+}
+
+/** The open streams, one per host. */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, AgentSession>();
+
+  get(hostname: string): AgentSession | undefined {
+    return this.sessions.get(hostname);
+  }
+
+  /** Registers `session`, closing the one it replaces. */
+  open(session: AgentSession): AgentSession | undefined {
+    const old = this.sessions.get(session.hostname);
+    this.sessions.set(session.hostname, session);
+    old?.close(new FlotillaError(Code.CANCELLED, `replaced by a newer stream from ${session.hostname}`));
+    return old;
+  }
+
+  /** Removes `session` if it is still the current one for its host; true when it was. */
+  remove(session: AgentSession): boolean {
+    if (this.sessions.get(session.hostname) !== session) return false;
+    this.sessions.delete(session.hostname);
+    return true;
+  }
+
+  closeAll(): void {
+    for (const s of this.sessions.values()) s.close(new FlotillaError(Code.UNAVAILABLE, 'the server is stopping'));
+    this.sessions.clear();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+}
+
+async function firstMessage(it: AsyncIterator<AgentMessage>, timeoutMs: number): Promise<IteratorResult<AgentMessage>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FlotillaError(Code.DEADLINE_EXCEEDED, `no AgentHello within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([it.next(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ends the agent's request stream, whatever state it is in (never rejects). */
+function release(it: AsyncIterator<AgentMessage>): void {
+  Promise.resolve()
+    .then(() => it.return?.())
+    .catch(() => undefined);
+}
+
+function checkHello(first: IteratorResult<AgentMessage>): AgentHello {
+  if (first.done === true) throw new FlotillaError(Code.INVALID_ARGUMENT, 'the stream ended before AgentHello');
+  const kind = first.value.kind;
+  if (kind.case !== 'hello') throw new FlotillaError(Code.INVALID_ARGUMENT, `expected AgentHello as the first message, got ${kind.case ?? 'an empty message'}`);
+  const bad = checkHostname(kind.value.hostname);
+  if (bad !== undefined) throw new FlotillaError(Code.INVALID_ARGUMENT, `AgentHello: ${bad}`);
+  return kind.value;
+}
+
+export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: SessionRegistry): ServiceImpl<typeof MonitorService> {
+  const { view, logger } = deps;
+  const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
+  const defaultTimeoutMs = deps.defaultCommandTimeoutMs ?? 10_000;
+  const maxTimeoutMs = deps.maxCommandTimeoutMs ?? 300_000;
+
+  /** Reads the agent's messages until the stream ends; the session is closed when it does. */
+  async function readLoop(it: AsyncIterator<AgentMessage>, session: AgentSession, hostname: string): Promise<void> {
+    for (;;) {
+      const next = await it.next();
+      if (next.done === true || session.isClosed) return;
+      const kind = next.value.kind;
+      switch (kind.case) {
+        case 'batch': {
+          const result = view.ingest(hostname, fromBatch(kind.value));
+          const snap = view.snapshot(hostname);
+          deps.sampleLog.batch(hostname, kind.value.seq, kind.value.backlog, result, { series: snap?.series ?? 0, seriesRefused: snap?.seriesRefused ?? 0 });
+          session.ackBatch(result.ackSeq);
+          break;
+        }
+        case 'ack': {
+          view.touch(hostname);
+          const r: CommandResult = { id: kind.value.id, ok: kind.value.ok, message: kind.value.message, resultJson: kind.value.resultJson };
+          if (!session.commandAcked(r)) logger.debug({ host: hostname, id: r.id }, 'ack for no waiting command (late or unknown): ignored');
+          // Commands that change or read the config answer with it.
+          else if (r.ok) view.setReportedConfig(hostname, r.resultJson);
+          break;
+        }
+        case 'hello':
+          throw new FlotillaError(Code.INVALID_ARGUMENT, 'AgentHello sent twice on one stream');
+        default:
+          // An empty oneof or a kind from a newer agent (task events): ignored, as proto3 readers do.
+          view.touch(hostname);
+          logger.debug({ host: hostname }, 'agent message of an unknown kind: ignored');
+      }
+    }
+  }
+
+  return {
+    async *commandStream(requests: AsyncIterable<AgentMessage>, ctx: HandlerContext): AsyncIterable<ServerMessage> {
+      const it = requests[Symbol.asyncIterator]();
+      let hello: AgentHello;
+      try {
+        hello = checkHello(await firstMessage(it, helloTimeoutMs));
+      } catch (err) {
+        const fe = FlotillaError.from(err, Code.INVALID_ARGUMENT);
+        logger.warn({ err: fe.message }, 'agent stream refused');
+        release(it);
+        throw toConnectError(fe);
+      }
+      const hostname = hello.hostname;
+      if (!view.agentConnected({ hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq })) {
+        release(it);
+        throw toConnectError(new FlotillaError(Code.RESOURCE_EXHAUSTED, `the server already follows ${view.size} hosts; ${hostname} refused`));
+      }
+      const session = new AgentSession({ hostname, incarnation: hello.incarnation });
+      const replaced = sessions.open(session);
+      logger.info(
+        { host: hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq.toString() },
+        `agent ${hostname} connected${replaced !== undefined ? ' (replacing its previous stream)' : ''}`,
+      );
+      deps.onHello?.(hostname);
+      session.sendWelcome(view.storedConfigJson(hostname));
+      view.setReportedConfig(hostname, hello.configJson);
+      const onAbort = (): void => session.close();
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      const reading = readLoop(it, session, hostname).then(
+        () => session.close(),
+        (err: unknown) => {
+          const fe = FlotillaError.from(err, Code.INVALID_ARGUMENT);
+          if (!session.isClosed) logger.warn({ host: hostname, err: fe.message }, `stream from ${hostname} failed`);
+          session.close(fe.code === Code.INVALID_ARGUMENT ? fe : undefined);
+        },
+      );
+      try {
+        for await (const out of session.outgoing()) yield toServerMessage(out, deps.serverVersion);
+      } catch (err) {
+        throw toConnectError(err);
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+        session.close();
+        if (sessions.remove(session)) {
+          view.agentDisconnected(hostname);
+          logger.info({ host: hostname }, `agent ${hostname} disconnected`);
+        }
+        release(it);
+        void reading;
+      }
+    },
+
+    async sendCommand(req) {
+      try {
+        const payloadJson = validateCommand(req.action, req.payloadJson);
+        const hostname = req.hostname;
+        if (hostname === '') throw new FlotillaError(Code.INVALID_ARGUMENT, 'no host given');
+        const known = view.hostnames();
+        if (!view.has(hostname)) {
+          const list = known.length === 0 ? 'no agent has connected yet' : `known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''}`;
+          throw new FlotillaError(Code.NOT_FOUND, `unknown host ${JSON.stringify(hostname.slice(0, 100))} (${list})`);
+        }
+        const session = sessions.get(hostname);
+        if (session === undefined || session.isClosed) {
+          const snap = view.snapshot(hostname)!;
+          const seen = snap.lastSeenMs > 0 ? `last seen ${new Date(snap.lastSeenMs).toISOString()}` : 'never connected';
+          throw new FlotillaError(Code.FAILED_PRECONDITION, `${hostname} is not connected (${seen}, heartbeat ${snap.alive ? 'alive' : 'dead'})`);
+        }
+        const asked = Number(req.timeoutMs);
+        if (asked < 0) throw new FlotillaError(Code.INVALID_ARGUMENT, `timeout_ms must not be negative (got ${asked})`);
+        const timeoutMs = Math.min(asked === 0 ? defaultTimeoutMs : asked, maxTimeoutMs);
+        const result = await session.command(req.action, payloadJson, timeoutMs);
+        logger.info({ host: hostname, action: req.action, id: result.id, ok: result.ok }, `command ${req.action} to ${hostname}: ${result.ok ? 'ok' : 'refused'}${result.message !== '' ? `: ${result.message}` : ''}`);
+        return create(SendCommandResponseSchema, { ack: result });
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    },
+
+    async listAgents(req) {
+      if (req.hostname !== '') {
+        const snap = view.snapshot(req.hostname, { metrics: true });
+        if (snap === undefined) throw toConnectError(new FlotillaError(Code.NOT_FOUND, `unknown host ${JSON.stringify(req.hostname.slice(0, 100))}`));
+        return create(ListAgentsResponseSchema, { agents: [toAgentInfo(snap)] });
+      }
+      // Every host without its series (which may be many): ask for one host to get them.
+      return create(ListAgentsResponseSchema, { agents: view.snapshots().map(toAgentInfo) });
+    },
+  };
+}
+
+export function registerMonitorService(router: ConnectRouter, impl: ServiceImpl<typeof MonitorService>): void {
+  router.service(MonitorService, impl);
+}

@@ -1,0 +1,66 @@
+/** Conversions between monitor.proto messages and the server's domain types (the edge; nothing deeper sees generated types). */
+import { create } from '@bufbuild/protobuf';
+import { ConnectError } from '@connectrpc/connect';
+import { Code, FlotillaError } from '../../core/errors.js';
+import {
+  AgentInfoSchema,
+  MetricSchema,
+  ServerMessageSchema,
+  type AgentInfo,
+  type Metric,
+  type MetricBatch,
+  type ServerMessage,
+} from '../../gen/flotilla/v1/monitor_pb.js';
+import type { Outgoing } from './agent-session.js';
+import type { AgentSnapshot, BatchInput } from './global-view.js';
+import type { Sample } from './sample-validate.js';
+
+export function fromBatch(batch: MetricBatch): BatchInput {
+  return {
+    seq: batch.seq,
+    droppedTotal: batch.droppedTotal,
+    metrics: batch.metrics.map((m: Metric) => ({ timeMs: Number(m.timeMs), hostname: m.hostname, metric: m.metric, value: m.value, labels: m.labels })),
+  };
+}
+
+export function toServerMessage(out: Outgoing, serverVersion: string): ServerMessage {
+  switch (out.kind) {
+    case 'welcome':
+      return create(ServerMessageSchema, { kind: { case: 'welcome', value: { serverVersion, configJson: out.configJson } } });
+    case 'ack':
+      return create(ServerMessageSchema, { kind: { case: 'batchAck', value: { seq: out.seq } } });
+    case 'command':
+      return create(ServerMessageSchema, {
+        kind: {
+          case: 'command',
+          value: { id: out.command.id, action: out.command.action, payloadJson: out.command.payloadJson, deadlineMs: BigInt(out.command.deadlineMs) },
+        },
+      });
+  }
+}
+
+function toMetric(hostname: string, s: Sample): Metric {
+  return create(MetricSchema, { timeMs: BigInt(s.timeMs), hostname, metric: s.metric, value: s.value, labels: s.labels });
+}
+
+export function toAgentInfo(snap: AgentSnapshot): AgentInfo {
+  return create(AgentInfoSchema, {
+    hostname: snap.hostname,
+    alive: snap.alive,
+    connected: snap.connected,
+    lastSeenMs: BigInt(snap.lastSeenMs),
+    configJson: snap.configJson,
+    samplesReceived: BigInt(snap.samplesReceived),
+    samplesDropped: BigInt(snap.samplesDropped),
+    lastMetrics: (snap.lastMetrics ?? []).map((s) => toMetric(snap.hostname, s)),
+    version: snap.version,
+    address: '',
+  });
+}
+
+/** A FlotillaError as the ConnectError a handler throws (the cause stays in the log, not on the wire). */
+export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const fe = FlotillaError.from(err);
+  return new ConnectError(fe.code === Code.INTERNAL ? 'internal error' : fe.message, fe.grpcStatus);
+}
