@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the external servers the tests run against, from Debian's packages, when they are missing.
-# Each line of NEEDS is "command-to-look-for package [package...]". Under CI=true a server that cannot be
+# Each line of NEEDS is "command-to-look-for package [package...]"; a command given as an absolute path
+# (a glob is allowed) is looked for as a file. Under CI=true a server that cannot be
 # installed fails the run; elsewhere it fails too, since no test skips for a missing peer.
 set -euo pipefail
 
@@ -9,12 +10,22 @@ NEEDS=(
   "etcdctl etcd-client"
   "prometheus-node-exporter prometheus-node-exporter"
   "shellcheck shellcheck"
+  "/usr/lib/postgresql/*/bin/postgres postgresql"
+  "nats-server nats-server"
 )
+
+have() {
+  case "$1" in
+    /*) compgen -G "$1" >/dev/null ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
 
 missing=()
 for line in "${NEEDS[@]}"; do
   read -r cmd pkgs <<<"$line"
-  if ! command -v "$cmd" >/dev/null 2>&1; then
+  if ! have "$cmd"; then
+    # shellcheck disable=SC2206 # a line may name several packages
     missing+=($pkgs)
   fi
 done
@@ -38,14 +49,14 @@ fi
 
 for line in "${NEEDS[@]}"; do
   read -r cmd _ <<<"$line"
-  if ! command -v "$cmd" >/dev/null 2>&1; then
+  if ! have "$cmd"; then
     echo "test-deps: $cmd is still missing after installing its package" >&2
     exit 1
   fi
 done
 # Debian's packages start their services under systemd where it runs; the tests start their own
 # servers on free ports, so a packaged service left running is stopped.
-for svc in etcd prometheus-node-exporter; do
+for svc in etcd prometheus-node-exporter postgresql nats-server; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" || true
   fi

@@ -14,6 +14,7 @@ export function registerServer(program: Command): void {
     .option('--coord-listen <host:port>', 'address of the embedded coordination store (default 127.0.0.1:2379)')
     .option('--etcd <endpoints>', 'use real etcd instead of the embedded store: host:port[,host:port...]')
     .option('--data-dir <dir>', 'where this server keeps its data (default ./.flotilla/server)')
+    .option('--db <url>', 'SQL store for workflows and messages: sqlite:PATH or postgres://user@host:port/db (default sqlite:<data-dir>/flotilla.db)')
     .option('--expect-nodes <n>', 'build the kv ring automatically once N kv nodes are ACTIVE (default: never; see flotilla ring build)')
     .option('--log-samples', 'log every metric sample agents send, (time, hostname, metric, value), at info level (env FLOTILLA_LOG_SAMPLES)')
     .option('--config <file>', 'YAML file with the same keys (listen, http, coordListen, etcd, dataDir, logSamples)')

@@ -15,6 +15,8 @@ export const serverConfigSchema = z.object({
   expectNodes: z.coerce.number().int().min(1).max(65_535).optional(),
   /** Where this process keeps its data. */
   dataDir: z.string().min(1).default('./.flotilla/server'),
+  /** The SQL store (workflows, messages): sqlite:PATH or postgres://... Default: sqlite:<data-dir>/flotilla.db. */
+  db: z.string().min(1).optional(),
   /** Log every metric sample agents send, `(time, hostname, metric, value)`, at info level (else debug). */
   logSamples: envBoolean.default(false),
 });

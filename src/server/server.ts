@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/log.js';
+import { openSqlStore, type SqlStore } from '../core/sql/index.js';
 import { version } from '../core/version.js';
 import { createCoord, createEmbeddedCoordServer, type Coord } from '../coord/index.js';
 import { createClusterServiceImpl, createPeerClients, createPeerServer, MembershipView, newIncarnation, registerClusterService, type PeerServer } from '../cluster/index.js';
@@ -24,6 +25,8 @@ export interface ServerProcess {
   /** The coordination endpoints in use (the embedded store's address, or the etcd endpoints). */
   coordEndpoints(): string[];
   readonly coord: () => Coord;
+  /** The SQL store (after start). */
+  readonly sql: () => SqlStore;
   /** The monitoring server (agent streams, global view). */
   readonly monitor: MonitorServer;
 }
@@ -58,6 +61,17 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     },
     async stop() {
       await coord?.close();
+    },
+  });
+
+  let sql: SqlStore | undefined;
+  lifecycle.add({
+    name: 'sql-store',
+    async start() {
+      sql = await openSqlStore(config.db ?? `sqlite:${join(config.dataDir, 'flotilla.db')}`, { logger });
+    },
+    async stop() {
+      await sql?.close();
     },
   });
 
@@ -145,6 +159,10 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     monitor,
     view: () => view,
     coordEndpoints: endpoints,
+    sql: () => {
+      if (sql === undefined) throw new Error('server not started');
+      return sql;
+    },
     coord: () => {
       if (coord === undefined) throw new Error('server not started');
       return coord;

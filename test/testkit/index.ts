@@ -8,3 +8,5 @@ export type { CoordProcess, EtcdctlOptions, EtcdctlResult, StartEtcdOptions } fr
 export { ETCD_BIN, ETCDCTL_BIN, etcdctl, etcdctlBackground, grpcReady, startEtcd } from './etcd.js';
 export type { StartEmbeddedCoordOptions, StartFlotillaOptions } from './flotilla.js';
 export { FLOTILLA_BIN, REPO_ROOT, startEmbeddedCoord, startFlotilla } from './flotilla.js';
+export type { PostgresProcess } from './postgres.js';
+export { startPostgres } from './postgres.js';

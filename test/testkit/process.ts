@@ -46,6 +46,9 @@ export interface StartProcessOptions {
   stopGraceMs?: number;
   /** Keep at most this many bytes of output. Default: 4 MiB. */
   maxOutputBytes?: number;
+  /** Run as this user and group id (servers that refuse to run as root, e.g. PostgreSQL). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface ProcessHandle {
@@ -140,6 +143,8 @@ class Proc implements ProcessHandle {
       cwd: this.opts.cwd,
       env: { ...process.env, ...this.opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(this.opts.uid !== undefined ? { uid: this.opts.uid } : {}),
+      ...(this.opts.gid !== undefined ? { gid: this.opts.gid } : {}),
     });
     this.child = child;
     trackChild(child);
