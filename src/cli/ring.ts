@@ -8,8 +8,16 @@ import { parseHostPort } from '../core/address.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import { createCoord, type Coord } from '../coord/index.js';
-import { NODES_PREFIX, addDevice, buildRing, rebalanceRing, removeDevice, ringStats, type RebalanceResult, type Ring, type RingDevice } from '../cluster/index.js';
 import {
+  NODES_PREFIX,
+  addDevice,
+  buildRing,
+  rebalanceRing,
+  removeDevice,
+  ringStats,
+  type RebalanceResult,
+  type Ring,
+  type RingDevice,
   DEFAULT_PART_POWER,
   RingStore,
   checkRingName,
@@ -18,7 +26,7 @@ import {
   membersFromNodeRecords,
   parseDeviceList,
   type StoredRing,
-} from '../cluster/rings/index.js';
+} from '../cluster/index.js';
 import { action } from './run.js';
 
 interface CoordFlags {

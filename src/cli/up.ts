@@ -48,15 +48,15 @@ export function planNodes(config: UpConfig): NodePlan[] {
   }));
 }
 
-/** Waits until the server sees every planned node ACTIVE. */
-async function waitForMembers(server: string, names: string[], signal: AbortSignal): Promise<void> {
+/** Waits until the server sees every planned node ACTIVE, and every node holds the kv ring. */
+async function waitForCluster(server: string, names: string[], signal: AbortSignal): Promise<void> {
   const peers = createPeerClients();
   try {
     while (!signal.aborted) {
       try {
         const res = await fetchMembers(server, peers, { timeoutMs: 2000 });
-        const active = new Set(res.members.filter((m) => m.status === 'ACTIVE').map((m) => m.name));
-        if (names.every((n) => active.has(n))) return;
+        const ready = new Set(res.members.filter((m) => m.status === 'ACTIVE' && m.rings.kv !== undefined).map((m) => m.name));
+        if (names.every((n) => ready.has(n))) return;
       } catch {
         // Not answering yet.
       }
@@ -70,7 +70,7 @@ async function waitForMembers(server: string, names: string[], signal: AbortSign
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('start a whole local cluster on this machine (a server and three nodes) with embedded defaults; Ctrl-C stops it')
+    .description('start a whole local cluster on this machine (a server and three nodes, the kv ring built) with embedded defaults; Ctrl-C stops it')
     .option('--nodes <n>', 'number of nodes, named node-a, node-b, ... (default 3)')
     .option('--data-dir <dir>', 'where every process of the cluster keeps its data (default ./.flotilla)')
     .option('--http <host:port>', 'the server HTTP API address (default 127.0.0.1:8080)')
@@ -113,7 +113,14 @@ export function registerUp(program: Command): void {
         const specs: ChildSpec[] = [
           {
             name: 'server',
-            args: ['server', '--listen', config.listen, '--http', config.http, '--coord-listen', config.coordListen, '--data-dir', join(config.dataDir, 'server')],
+            args: [
+              'server',
+              '--listen', config.listen,
+              '--http', config.http,
+              '--coord-listen', config.coordListen,
+              '--expect-nodes', String(nodes.length),
+              '--data-dir', join(config.dataDir, 'server'),
+            ],
             ready: (signal) => waitForHttpReady(`${httpUrl}/readyz`, signal),
           },
           ...nodes.map(
@@ -131,13 +138,15 @@ export function registerUp(program: Command): void {
           }
           const controller = new AbortController();
           const timer = setTimeout(() => controller.abort(), 30_000);
-          await waitForMembers(
+          await waitForCluster(
             server,
             nodes.map((n) => n.name),
             controller.signal,
           );
           clearTimeout(timer);
-          if (controller.signal.aborted) throw new FlotillaError(Code.DEADLINE_EXCEEDED, `the nodes did not all become ACTIVE within 30 s (see the log above)`);
+          if (controller.signal.aborted) {
+            throw new FlotillaError(Code.DEADLINE_EXCEEDED, 'the nodes did not all become ACTIVE with the kv ring within 30 s (see the log above)');
+          }
         } catch (err) {
           if (!stopping) {
             stopping = true;

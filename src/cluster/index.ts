@@ -42,3 +42,4 @@ export type { DistancePublisher, DistancePublisherOptions } from './membership/d
 export { fetchJoinInfo, joinFromPeerList } from './membership/join.js';
 export type { JoinInfo, JoinOptions } from './membership/join.js';
 export * from './ring/index.js';
+export * from './rings/index.js';

@@ -30,7 +30,7 @@ import {
   type NodeRecord,
   type Registration,
 } from '../cluster/index.js';
-import { createClusterRings } from '../cluster/rings/index.js';
+import { createClusterRings } from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import type { NodeConfig } from './config.js';
 

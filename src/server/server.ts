@@ -10,8 +10,17 @@ import type { Logger } from '../core/log.js';
 import { openSqlStore, type SqlStore } from '../core/sql/index.js';
 import { version } from '../core/version.js';
 import { createCoord, createEmbeddedCoordServer, type Coord } from '../coord/index.js';
-import { createClusterServiceImpl, createPeerClients, createPeerServer, MembershipView, newIncarnation, registerClusterService, type PeerServer } from '../cluster/index.js';
-import { createClusterRings, memberSourceFromView } from '../cluster/rings/index.js';
+import {
+  createClusterRings,
+  createClusterServiceImpl,
+  createPeerClients,
+  createPeerServer,
+  memberSourceFromView,
+  MembershipView,
+  newIncarnation,
+  registerClusterService,
+  type PeerServer,
+} from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import { createMonitorServer, type MonitorServer } from '../monitor/index.js';
 import type { ServerConfig } from './config.js';

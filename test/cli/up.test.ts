@@ -43,7 +43,14 @@ describe('flotilla up', () => {
     assert.match(out, new RegExp(`server HTTP\\s+${http}`));
     assert.match(out, new RegExp(`coordination\\s+${coord}\\s+\\(etcd v3 API\\)`));
     assert.match(out, /is up: a server and 3 nodes/);
-    for (const name of ['node-a', 'node-b', 'node-c']) assert.match(out, new RegExp(`^${name}\\s+127\\.0\\.0\\.1:\\d+\\s+agent,kv,objects\\s+zone-\\d\\s+ACTIVE`, 'm'));
+    for (const name of ['node-a', 'node-b', 'node-c']) {
+      assert.match(out, new RegExp(`^${name}\\s+127\\.0\\.0\\.1:\\d+\\s+agent,kv,objects\\s+zone-\\d\\s+ACTIVE\\s.*\\skv:v1$`, 'm'), `${name} is ACTIVE and holds the kv ring`);
+    }
+    const ring = await etcdctl(coord, ['get', '--print-value-only', '/flotilla/rings/kv']);
+    const stored = JSON.parse(ring.stdout) as { name: string; version: number; replicas: number; devices: { id: string }[] };
+    assert.equal(stored.version, 1);
+    assert.equal(stored.replicas, 3);
+    assert.deepEqual(stored.devices.map((d) => d.id).sort(), ['node-a', 'node-b', 'node-c']);
     const nodes = await etcdctl(coord, ['get', '--prefix', '--keys-only', '/flotilla/nodes/']);
     assert.deepEqual(nodes.stdout.split('\n').filter(Boolean), ['/flotilla/nodes/node-a', '/flotilla/nodes/node-b', '/flotilla/nodes/node-c']);
 
