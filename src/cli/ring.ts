@@ -14,6 +14,7 @@ import {
   buildRing,
   rebalanceRing,
   removeDevice,
+  setWeight,
   ringStats,
   type RebalanceResult,
   type Ring,
@@ -251,7 +252,7 @@ async function change(name: string, flags: CoordFlags, what: string, fn: (ring: 
 }
 
 export function registerRing(program: Command): void {
-  const ring = program.command('ring').description('partition rings: build, show, rebalance, add or remove devices (talks to the coordination store)');
+  const ring = program.command('ring').description('partition rings: build, show, rebalance, add or remove devices, set weights (talks to the coordination store)');
   withCoordOptions(
     ring
       .command('build <name>')
@@ -282,6 +283,19 @@ export function registerRing(program: Command): void {
         for (const d of devices) if (r.device(d.id) !== undefined) throw new FlotillaError(Code.ALREADY_EXISTS, `device "${d.id}" is already in ring ${r.name}`);
         return rebalanceRing(r, { devices: [...r.devices, ...devices] });
       });
+    }),
+  );
+  withCoordOptions(
+    ring
+      .command('set-weight <name>')
+      .description('change a device\'s weight and rebalance (weight 0 drains it: its partitions move elsewhere); writes version + 1')
+      .requiredOption('--device <id:weight>', 'ID:WEIGHT, e.g. node-b:0 to drain node-b'),
+  ).action(
+    action(async (name: string, flags: CoordFlags & { device: string }) => {
+      const m = /^([^:,\s]+):(\d+(?:\.\d+)?)$/.exec(flags.device.trim());
+      if (m === null) throw new FlotillaError(Code.INVALID_ARGUMENT, `bad --device ${JSON.stringify(flags.device)}: expected ID:WEIGHT with a weight >= 0, e.g. node-b:0`);
+      const [, id, weight] = m;
+      await change(name, flags, `set-weight ${id}=${weight}`, (r) => setWeight(r, id!, Number(weight)));
     }),
   );
   withCoordOptions(

@@ -8,10 +8,10 @@ import { describe, it } from 'node:test';
 import { runFlotilla, suiteOwner } from '../testkit/cluster.js';
 import { etcdctl, freePort, startEmbeddedCoord, startEtcd, type CoordProcess } from '../testkit/index.js';
 
-async function stored(endpoint: string, key: string): Promise<{ version: number; devices: { id: string }[]; replicas: number } | undefined> {
+async function stored(endpoint: string, key: string): Promise<{ version: number; devices: { id: string; weight: number }[]; replicas: number } | undefined> {
   const r = await etcdctl(endpoint, ['get', key, '--print-value-only']);
   assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as { version: number; devices: { id: string }[]; replicas: number });
+  return r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as { version: number; devices: { id: string; weight: number }[]; replicas: number });
 }
 
 const backends: { name: string; start: (owner: ReturnType<typeof suiteOwner>) => Promise<CoordProcess> }[] = [
@@ -65,6 +65,10 @@ for (const backend of backends) {
       const reb = await ring(['rebalance', 'kv']);
       assert.equal(reb.code, 0, reb.stderr);
       assert.match(reb.stdout, /ring kv/);
+      const drain = await ring(['set-weight', 'kv', '--device', 'a:0', '--json']);
+      assert.equal(drain.code, 0, drain.stderr);
+      const drained = (await stored(coord.endpoint, '/flotilla/rings/kv'))!;
+      assert.equal(drained.devices.find((d) => d.id === 'a')?.weight, 0, 'device a is drained');
       const rm = await ring(['remove-device', 'kv', '--device', 'a', '--json']);
       assert.equal(rm.code, 0, rm.stderr);
       const out = JSON.parse(rm.stdout);
@@ -116,6 +120,8 @@ for (const backend of backends) {
       { name: 'rebalance of a missing ring', args: ['rebalance', 'nope'], code: 1, message: /\[not_found\] ring nope does not exist/ },
       { name: 'adding a device that is there', args: ['add-device', 'kv', '--device', 'b:z2:1'], code: 1, message: /device "b" is already in ring kv/ },
       { name: 'removing a device that is not there', args: ['remove-device', 'kv', '--device', 'zz'], code: 1, message: /device "zz" is not in ring kv/ },
+      { name: 'a weight for a device that is not there', args: ['set-weight', 'kv', '--device', 'zz:1'], code: 1, message: /device "zz" is not in ring kv/ },
+      { name: 'a negative weight', args: ['set-weight', 'kv', '--device', 'b:-1'], code: 2, message: /expected ID:WEIGHT with a weight >= 0/ },
       { name: 'a duplicate device', args: ['build', 'dup', '--devices', 'a:z1,a:z2'], code: 2, message: /duplicate device id "a"/, key: '/flotilla/rings/dup' },
     ];
     for (const b of bad) {
