@@ -15,6 +15,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'coordination store: puts/s and watch-event latency, embedded store vs real etcd (--quick for a smoke run)',
     run: async (args) => (await import('./coord/index.js')).runCoordBench(args),
   },
+  kv: {
+    summary: 'key-value store: ops/s and p50/p99 of a 3-node Flotilla cluster vs a 3-member etcd cluster, 64 clients, 80/20 get/put',
+    run: async (args) => (await import('./kv/index.js')).runKvBench(args),
+  },
   agent: {
     summary: 'monitoring agent: CPU time and RSS at a 1 s interval beside prometheus-node-exporter scraped every 1 s (--quick for 15 s)',
     run: async (args) => (await import('./agent/index.js')).runAgentBench(args),

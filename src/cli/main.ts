@@ -5,6 +5,7 @@ import { registerAgent } from './agent.js';
 import { registerCmd } from './cmd.js';
 import { registerCoord } from './coord.js';
 import { registerHealth } from './health.js';
+import { registerKv } from './kv.js';
 import { registerNode } from './node.js';
 import { registerRing } from './ring.js';
 import { fail } from './run.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerStatus(program);
   registerHealth(program);
+  registerKv(program);
   registerRing(program);
   return program;
 }

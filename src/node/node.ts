@@ -32,6 +32,7 @@ import {
 } from '../cluster/index.js';
 import { createClusterRings } from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
+import { createNodeKv, kvDataDir, registerKvHttpRoutes } from '../kv/index.js';
 import type { NodeConfig } from './config.js';
 
 export interface NodeProcess {
@@ -76,6 +77,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       listen: config.listen,
       logger,
       routes: (router) => {
+        kv?.routes(router);
         registerClusterService(
           router,
           createClusterServiceImpl({
@@ -223,6 +225,18 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       await distances?.stop();
     },
   });
+  const kv = config.roles.includes('kv')
+    ? lifecycle.add(
+        createNodeKv({
+          self: config.name,
+          dataDir: kvDataDir(config.dataDir),
+          ring: () => (rings.versions().kv !== undefined ? rings.watcher().get('kv') : undefined),
+          view: () => view,
+          logger: logger.child({ component: 'kv' }),
+        }),
+      )
+    : undefined;
+  if (kv !== undefined) registerKvHttpRoutes(http.app, { coordinator: () => kv.coordinator });
   lifecycle.add({
     name: 'serving',
     async start() {
