@@ -3,7 +3,7 @@
  * call, and closed together. Errors come back as FlotillaError with a message naming the address.
  */
 import { Code as ConnectCode, ConnectError, createClient, type Client } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { createGrpcConnection, type GrpcConnection } from '../../core/grpc-client.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { ClusterService } from '../../gen/flotilla/v1/cluster_pb.js';
 
@@ -24,7 +24,7 @@ export interface PeerClients {
 }
 
 interface Entry {
-  manager: Http2SessionManager;
+  connection: GrpcConnection;
   cluster: ClusterClient;
 }
 
@@ -35,11 +35,9 @@ export function createPeerClients(options: PeerClientsOptions = {}): PeerClients
   function entry(address: string): Entry {
     let e = entries.get(address);
     if (e === undefined) {
-      const baseUrl = `http://${address}`;
       // Idle connections close on their own; a peer that went away is noticed by the next call.
-      const manager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 60_000 }, {});
-      const transport = createGrpcTransport({ baseUrl, sessionManager: manager, defaultTimeoutMs: connectTimeoutMs * 2 });
-      e = { manager, cluster: createClient(ClusterService, transport) };
+      const connection = createGrpcConnection(address, { defaultTimeoutMs: connectTimeoutMs * 2 });
+      e = { connection, cluster: createClient(ClusterService, connection.transport) };
       entries.set(address, e);
     }
     return e;
@@ -51,10 +49,10 @@ export function createPeerClients(options: PeerClientsOptions = {}): PeerClients
       const e = entries.get(address);
       if (e === undefined) return;
       entries.delete(address);
-      e.manager.abort();
+      e.connection.close();
     },
     close() {
-      for (const e of entries.values()) e.manager.abort();
+      for (const e of entries.values()) e.connection.close();
       entries.clear();
     },
   };

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@connectrpc/connect';
-import { Http2SessionManager, createGrpcTransport } from '@connectrpc/connect-node';
+import { createGrpcConnection } from '../../core/grpc-client.js';
 import type { AgentMessage } from '../../gen/flotilla/v1/monitor_pb.js';
 import { MonitorService } from '../../gen/flotilla/v1/monitor_pb.js';
 import { backoffDelayMs } from '../../core/backoff.js';
@@ -128,11 +128,9 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
   private async session(onWelcome: () => void): Promise<void> {
     const o = this.options;
     const buffer = o.buffer;
-    const baseUrl = `http://${o.server}`;
     const pingMs = o.pingMs ?? 5000;
-    const manager = new Http2SessionManager(baseUrl, { pingIntervalMs: pingMs, pingTimeoutMs: pingMs, idleConnectionTimeoutMs: 0 });
-    const transport = createGrpcTransport({ baseUrl, sessionManager: manager });
-    const client = createClient(MonitorService, transport);
+    const connection = createGrpcConnection(o.server, { pingIntervalMs: pingMs, pingTimeoutMs: pingMs, idleConnectionTimeoutMs: 0 });
+    const client = createClient(MonitorService, connection.transport);
     const ac = new AbortController();
     this.sessionController = ac;
     const outbox: AgentMessage[] = [];
@@ -210,7 +208,7 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
       ac.signal.removeEventListener('abort', onAbort);
       if (!ac.signal.aborted) ac.abort();
       wakeup.wake();
-      manager.abort();
+      connection.close();
       if (this.sessionController === ac) this.sessionController = undefined;
     }
   }

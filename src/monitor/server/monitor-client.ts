@@ -4,7 +4,7 @@
  * `[code]` prefix removed) or a message naming the address when the server cannot be reached.
  */
 import { Code as ConnectCode, ConnectError, createClient, type Client } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { createGrpcConnection } from '../../core/grpc-client.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { MonitorService, type AgentInfo } from '../../gen/flotilla/v1/monitor_pb.js';
 
@@ -94,9 +94,8 @@ function toRow(a: AgentInfo): AgentRow {
 export function createMonitorClient(options: MonitorClientOptions): MonitorClient {
   const { address } = options;
   const callTimeoutMs = options.callTimeoutMs ?? 5000;
-  const baseUrl = `http://${address}`;
-  const manager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 30_000 }, {});
-  const client: Client<typeof MonitorService> = createClient(MonitorService, createGrpcTransport({ baseUrl, sessionManager: manager }));
+  const connection = createGrpcConnection(address, { idleConnectionTimeoutMs: 30_000 });
+  const client: Client<typeof MonitorService> = createClient(MonitorService, connection.transport);
   return {
     async sendCommand(req) {
       try {
@@ -128,7 +127,7 @@ export function createMonitorClient(options: MonitorClientOptions): MonitorClien
       }
     },
     close() {
-      manager.abort();
+      connection.close();
     },
   };
 }
