@@ -4,6 +4,7 @@ import { version } from '../core/version.js';
 import { registerAgent } from './agent.js';
 import { registerCmd } from './cmd.js';
 import { registerCoord } from './coord.js';
+import { registerFlow } from './flow.js';
 import { registerHealth } from './health.js';
 import { registerKv } from './kv.js';
 import { registerNode } from './node.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerHealth(program);
   registerKv(program);
   registerRing(program);
+  registerFlow(program);
   return program;
 }
 

@@ -23,6 +23,7 @@ import {
 } from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import { createMonitorServer, type MonitorServer } from '../monitor/index.js';
+import { FlowService, registerFlowRoutes } from '../flows/index.js';
 import type { ServerConfig } from './config.js';
 
 export interface ServerProcess {
@@ -133,6 +134,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     }),
   );
 
+
   const http = lifecycle.add(
     createHttpServer({
       listen: config.http,
@@ -150,6 +152,17 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
   monitor.registerHttp(http.app);
 
   http.app.get('/api/v1/rings', async () => rings.summary());
+
+  const flows = lifecycle.add(
+    new FlowService({
+      sql: () => sql!,
+      coord: () => coord!,
+      logger: logger.child({ component: 'flows' }),
+      dataDir: join(config.dataDir, 'flows'),
+      advertise: config.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:'),
+    }),
+  );
+  registerFlowRoutes(http.app, flows);
 
   lifecycle.add({
     name: 'serving',

@@ -9,3 +9,5 @@ export type { AgentConfig } from './agent-config.js';
 export { DEFAULT_HEARTBEAT_TTL_SECONDS } from './heartbeat.js';
 export type { CollectTime, Collector, Sample } from './collectors/index.js';
 export { createDefaultCollectors } from './collectors/index.js';
+export type { RunTaskProcessOptions, TaskProcessPlan, TaskProcessResult } from './task-runner.js';
+export { MAX_TASK_LINE_CHARS, runTaskProcess } from './task-runner.js';

@@ -1,0 +1,2 @@
+export { planAttempt, type AttemptContext } from './task-plan.js';
+export { splitSqlStatements } from './sql-split.js';
