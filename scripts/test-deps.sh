@@ -12,6 +12,9 @@ NEEDS=(
   "shellcheck shellcheck"
   "/usr/lib/postgresql/*/bin/postgres postgresql"
   "nats-server nats-server"
+  "prometheus prometheus"
+  "influxd influxdb"
+  "chromium chromium"
 )
 
 have() {
@@ -56,7 +59,7 @@ for line in "${NEEDS[@]}"; do
 done
 # Debian's packages start their services under systemd where it runs; the tests start their own
 # servers on free ports, so a packaged service left running is stopped.
-for svc in etcd prometheus-node-exporter postgresql nats-server; do
+for svc in etcd prometheus-node-exporter postgresql nats-server prometheus influxdb; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" || true
   fi
