@@ -8,6 +8,7 @@ import { registerFlow } from './flow.js';
 import { registerHealth } from './health.js';
 import { registerKv } from './kv.js';
 import { registerNode } from './node.js';
+import { registerPub } from './pub.js';
 import { registerRing } from './ring.js';
 import { fail } from './run.js';
 import { registerServer } from './server.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerKv(program);
   registerRing(program);
   registerFlow(program);
+  registerPub(program);
   return program;
 }
 

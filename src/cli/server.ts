@@ -16,6 +16,8 @@ export function registerServer(program: Command): void {
     .option('--data-dir <dir>', 'where this server keeps its data (default ./.flotilla/server)')
     .option('--db <url>', 'SQL store for workflows and messages: sqlite:PATH or postgres://user@host:port/db (default sqlite:<data-dir>/flotilla.db)')
     .option('--expect-nodes <n>', 'build the kv ring automatically once N kv nodes are ACTIVE (default: never; see flotilla ring build)')
+    .option('--nats <url>', 'scheduled messages: fan out through NATS (nats://host:port) so subscribers on every server get every message')
+    .option('--pubsub-secret <secret>', 'scheduled messages: HMAC secret of channel tokens, >= 32 chars (env FLOTILLA_PUBSUB_SECRET; default: generated in the data dir)')
     .option('--log-samples', 'log every metric sample agents send, (time, hostname, metric, value), at info level (env FLOTILLA_LOG_SAMPLES)')
     .option('--config <file>', 'YAML file with the same keys (listen, http, coordListen, etcd, dataDir, logSamples)')
     .action(

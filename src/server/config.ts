@@ -17,6 +17,10 @@ export const serverConfigSchema = z.object({
   dataDir: z.string().min(1).default('./.flotilla/server'),
   /** The SQL store (workflows, messages): sqlite:PATH or postgres://... Default: sqlite:<data-dir>/flotilla.db. */
   db: z.string().min(1).optional(),
+  /** Scheduled messages: HMAC secret of channel tokens (>= 32 chars; servers sharing NATS share it). Default: generated into <data-dir>/pubsub-secret. */
+  pubsubSecret: z.string().min(32).optional(),
+  /** Scheduled messages: fan out through this NATS server (nats://host:port) so subscribers on every server get every message. */
+  nats: z.string().regex(/^nats:\/\/\S+$/, 'expected nats://host:port').optional(),
   /** Log every metric sample agents send, `(time, hostname, metric, value)`, at info level (else debug). */
   logSamples: envBoolean.default(false),
 });

@@ -5,6 +5,7 @@
  * the HTTP API), and the HTTP server. No logic of its own: it wires modules together.
  */
 import { join } from 'node:path';
+import { formatHostPort, requireHostPort } from '../core/address.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/log.js';
 import { openSqlStore, type SqlStore } from '../core/sql/index.js';
@@ -24,7 +25,10 @@ import {
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import { createMonitorServer, type MonitorServer } from '../monitor/index.js';
 import { FlowService, registerFlowRoutes } from '../flows/index.js';
+import { createPubsubService } from '../pubsub/index.js';
 import type { ServerConfig } from './config.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerWebApp } from '../http/web-app.js';
 
 export interface ServerProcess {
   readonly lifecycle: Lifecycle;
@@ -109,6 +113,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
             startedAtMs,
             serving: () => serving,
             coordEndpoints: () => (coord !== undefined ? endpoints() : []),
+            serverAddresses: () => (grpc.port > 0 ? [formatHostPort(requireHostPort(config.listen, '--listen').host, grpc.port)] : []),
             members: () => view?.members() ?? [],
             coordinationReachable: () => view?.coordinationReachable ?? false,
           }),
@@ -134,6 +139,16 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     }),
   );
 
+  // Before the HTTP server: publishing works as soon as the server answers; connections end before it closes.
+  const pubsub = lifecycle.add(
+    createPubsubService({
+      sql: () => sql!,
+      logger: logger.child({ component: 'pubsub' }),
+      dataDir: config.dataDir,
+      ...(config.pubsubSecret !== undefined ? { tokenSecret: config.pubsubSecret } : {}),
+      ...(config.nats !== undefined ? { natsUrl: config.nats } : {}),
+    }),
+  );
 
   const http = lifecycle.add(
     createHttpServer({
@@ -150,6 +165,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     }),
   );
   monitor.registerHttp(http.app);
+  pubsub.registerHttp(http.app);
 
   http.app.get('/api/v1/rings', async () => rings.summary());
 
@@ -163,6 +179,9 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     }),
   );
   registerFlowRoutes(http.app, flows);
+  lifecycle.add(registerDashboardRoutes(http.app, { view: () => view, grpcAddress: () => grpc.address }));
+  // Last: its catch-all route answers the app for every path no API route took.
+  registerWebApp(http.app);
 
   lifecycle.add({
     name: 'serving',

@@ -1,0 +1,306 @@
+/**
+ * The scheduled-message broker of one server. Publishing stores the message (durable before the answer);
+ * a bounded in-memory timer queue holds the messages due within the next `windowMs` (the rest stay in
+ * the store and are loaded as their time approaches); at deliverAt the message is appended to its
+ * channel's history (offset assigned, marked delivered, one transaction) and fanned out to subscribers.
+ *
+ * With NATS, the due message is published to NATS instead (marked delivered once NATS confirmed it), and
+ * every server, the origin included, appends what it receives from NATS to its own history and fans it
+ * out to its own subscribers: a subscriber on any server gets every message once.
+ */
+import { Code, FlotillaError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { SqlStore } from '../core/sql/index.js';
+import { Hub } from './hub.js';
+import { defaultLimits, validatePublish, type PubsubLimits, type Publication, type StoredMessage } from './message.js';
+import { NatsClient } from './nats-client.js';
+import { PubsubStore } from './pubsub-store.js';
+import { systemClock, TimerQueue, type Clock } from './timer-queue.js';
+
+export interface BrokerOptions {
+  /** The server's SQL store, or a function giving it once the server has opened it (at start). */
+  sql: SqlStore | (() => SqlStore);
+  logger: Logger;
+  /** HMAC secret of channel tokens (at least 32 characters). */
+  tokenSecret: string;
+  limits?: Partial<PubsubLimits>;
+  /** Publications kept per channel for recovery. Default 1000. */
+  historySize?: number;
+  /** Age after which a publication leaves the history. Default 24 h. */
+  historyTtlMs?: number;
+  /** Messages due within this window are held in memory. Default 60 000. */
+  windowMs?: number;
+  /** Most messages held in memory at once. Default 200 000. */
+  maxQueued?: number;
+  /** See Hub. Default 5000. */
+  ackTimeoutMs?: number;
+  /** nats://host:port: fan out through NATS. */
+  natsUrl?: string;
+  /** NATS subject carrying publications. Default `flotilla.pubsub.publications`. */
+  natsSubject?: string;
+  clock?: Clock;
+}
+
+interface NatsEnvelope {
+  v: 1;
+  pub: Publication;
+}
+
+export class Broker {
+  readonly name = 'pubsub';
+  private storeInstance: PubsubStore | undefined;
+  readonly hub: Hub;
+  readonly limits: PubsubLimits;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly queue: TimerQueue<StoredMessage>;
+  private readonly windowMs: number;
+  private readonly maxQueued: number;
+  private readonly historySize: number;
+  private readonly historyTtlMs: number;
+  private readonly inFlight = new Set<string>();
+  private pending: StoredMessage[] = [];
+  private incoming: Publication[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private draining = false;
+  private windowEndMs = 0;
+  private overflow = false;
+  private refillTimer: unknown;
+  private sweepTimer: unknown;
+  private nats: NatsClient | undefined;
+  private readonly natsSubject: string;
+  private readonly recentIds = new Set<string>();
+  private started = false;
+  private readonly stopHooks = new Set<() => void>();
+  /** Lateness (ms after deliverAt) of the last deliveries, for diagnostics. */
+  readonly lateness: number[] = [];
+
+  constructor(private readonly options: BrokerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger;
+    this.limits = { ...defaultLimits, ...options.limits };
+    this.windowMs = options.windowMs ?? 60_000;
+    this.maxQueued = options.maxQueued ?? 200_000;
+    this.historySize = options.historySize ?? 1000;
+    this.historyTtlMs = options.historyTtlMs ?? 86_400_000;
+    this.natsSubject = options.natsSubject ?? 'flotilla.pubsub.publications';
+    this.hub = new Hub({ store: () => this.store, logger: this.logger, historySize: this.historySize, ackTimeoutMs: options.ackTimeoutMs, now: () => this.clock.now() });
+    this.queue = new TimerQueue<StoredMessage>({ clock: this.clock, onDue: (items) => this.onDue(items) });
+  }
+
+  /** The HMAC secret of channel tokens. */
+  get tokenSecret(): string {
+    return this.options.tokenSecret;
+  }
+
+  /** The store (after start). */
+  get store(): PubsubStore {
+    if (this.storeInstance === undefined) {
+      const sql = typeof this.options.sql === 'function' ? this.options.sql() : this.options.sql;
+      this.storeInstance = new PubsubStore(sql);
+    }
+    return this.storeInstance;
+  }
+
+  async start(): Promise<void> {
+    await this.store.migrate();
+    if (this.options.natsUrl !== undefined) {
+      this.nats = new NatsClient({ url: this.options.natsUrl, logger: this.logger.child({ component: 'nats' }), name: 'flotilla-pubsub' });
+      this.nats.subscribe(this.natsSubject, (_subject, payload) => this.onNatsMessage(payload));
+      await this.nats.connect();
+    }
+    this.started = true;
+    await this.refill();
+    const sweep = (): void => {
+      this.hub.redeliver();
+      if (this.started) this.sweepTimer = this.clock.setTimer(sweep, 250);
+    };
+    this.sweepTimer = this.clock.setTimer(sweep, 250);
+  }
+
+  /** Registers a connection to end when the broker stops; returns the function that unregisters it. */
+  onStop(fn: () => void): () => void {
+    this.stopHooks.add(fn);
+    return () => this.stopHooks.delete(fn);
+  }
+
+  /** Ends every WebSocket and SSE connection (the HTTP server is closing, or the broker stops). */
+  closeConnections(): void {
+    for (const fn of [...this.stopHooks]) fn();
+    this.stopHooks.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.closeConnections();
+    if (this.refillTimer !== undefined) this.clock.clearTimer(this.refillTimer);
+    if (this.sweepTimer !== undefined) this.clock.clearTimer(this.sweepTimer);
+    this.queue.stop();
+    await this.idle();
+    this.hub.closeAll();
+    await this.nats?.close();
+  }
+
+  /** Resolves once every delivery started so far has finished (tests). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const c = this.chain;
+      await c;
+      if (c === this.chain && !this.draining) return;
+    }
+  }
+
+  /** Validates and stores a message; it is durable when this resolves. */
+  async publish(body: unknown): Promise<{ message: StoredMessage; duplicate: boolean }> {
+    if (!this.started) throw new FlotillaError(Code.UNAVAILABLE, 'the message broker is not running');
+    const now = this.clock.now();
+    const msg = validatePublish(body, now, this.limits);
+    const res = await this.store.insert(msg, now);
+    if (!res.duplicate) this.track(res.message);
+    return res;
+  }
+
+  async cancel(id: string): Promise<StoredMessage> {
+    const m = await this.store.cancel(id);
+    if (m === undefined) throw new FlotillaError(Code.NOT_FOUND, `no message ${JSON.stringify(id)}`);
+    if (m.state !== 'cancelled') throw new FlotillaError(Code.FAILED_PRECONDITION, `message ${id} is ${m.state}; only scheduled messages can be cancelled`);
+    this.queue.remove(id);
+    return m;
+  }
+
+  private track(m: StoredMessage): void {
+    if (m.state !== 'scheduled' || this.inFlight.has(m.id) || this.queue.has(m.id)) return;
+    if (m.deliverAtMs >= this.windowEndMs) return; // loaded by a later refill
+    if (this.queue.size >= this.maxQueued) {
+      this.overflow = true;
+      return;
+    }
+    this.queue.add(m.id, m.deliverAtMs, m);
+  }
+
+  /** Loads the messages due within the window into the timer queue, and schedules the next refill. */
+  private async refill(): Promise<void> {
+    if (!this.started) return;
+    const now = this.clock.now();
+    const end = now + this.windowMs;
+    try {
+      const due = await this.store.due(end, this.maxQueued);
+      this.windowEndMs = due.length >= this.maxQueued ? (due[due.length - 1]?.deliverAtMs ?? end) : end;
+      this.overflow = due.length >= this.maxQueued;
+      for (const m of due) {
+        if (m.deliverAtMs >= this.windowEndMs) break;
+        if (!this.queue.has(m.id) && !this.inFlight.has(m.id) && this.queue.size < this.maxQueued) this.queue.add(m.id, m.deliverAtMs, m);
+      }
+    } catch (err) {
+      this.logger.error({ err: FlotillaError.from(err).message }, 'pubsub: loading scheduled messages failed; retrying');
+    }
+    if (!this.started) return;
+    const next = this.overflow ? 1000 : Math.max(100, Math.floor(this.windowMs / 3));
+    this.refillTimer = this.clock.setTimer(() => void this.refill(), next);
+  }
+
+  private onDue(items: StoredMessage[]): void {
+    for (const m of items) this.inFlight.add(m.id);
+    this.pending.push(...items);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.chain = this.chain
+      .then(() => this.drain())
+      .catch((err: unknown) => this.logger.error({ err: FlotillaError.from(err).message }, 'pubsub: delivery step failed'))
+      .finally(() => {
+      this.draining = false;
+      if (this.pending.length > 0 || this.incoming.length > 0) this.kick();
+    });
+  }
+
+  /** One delivery step at a time, batching whatever became due meanwhile. */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.incoming.length > 0) {
+      const batch = this.pending.splice(0);
+      if (batch.length > 0) await this.deliverScheduled(batch);
+      const pubs = this.incoming.splice(0);
+      if (pubs.length === 0) continue;
+      try {
+        await this.appendAndFanOut(pubs, false);
+      } catch (err) {
+        this.logger.warn({ err: FlotillaError.from(err).message, count: pubs.length }, 'pubsub: storing publications from NATS failed; retrying in 1 s');
+        this.incoming.unshift(...pubs);
+        if (!this.started) return;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  private async deliverScheduled(batch: StoredMessage[]): Promise<void> {
+    const now = this.clock.now();
+    const expired = batch.filter((m) => m.expiresAtMs !== undefined && m.expiresAtMs < now);
+    const live = batch.filter((m) => !(m.expiresAtMs !== undefined && m.expiresAtMs < now));
+    try {
+      if (expired.length > 0) await this.store.markExpired(expired.map((m) => m.id));
+      const pubs: Publication[] = live.map((m) => ({ id: m.id, channel: m.channel, data: m.data, encoding: m.encoding, deliverAtMs: m.deliverAtMs }));
+      if (this.nats !== undefined) {
+        for (const p of pubs) this.nats.publish(this.natsSubject, JSON.stringify({ v: 1, pub: p } satisfies NatsEnvelope));
+        await this.nats.flush();
+        await this.store.markDelivered(pubs.map((p) => p.id), this.clock.now());
+      } else {
+        await this.appendAndFanOut(pubs, true);
+      }
+      for (const m of batch) this.inFlight.delete(m.id);
+    } catch (err) {
+      // Not delivered: keep them scheduled and try again shortly (at-least-once).
+      this.logger.warn({ err: FlotillaError.from(err).message, count: batch.length }, 'pubsub: delivery failed; retrying in 1 s');
+      for (const m of batch) {
+        this.inFlight.delete(m.id);
+        if (this.started) this.queue.add(m.id, this.clock.now() + 1000, m);
+      }
+    }
+  }
+
+  private async appendAndFanOut(pubs: Publication[], fromSchedule: boolean): Promise<void> {
+    if (pubs.length === 0) return;
+    const now = this.clock.now();
+    const { entries, epochs } = await this.store.append(pubs, now, { historySize: this.historySize, historyTtlMs: this.historyTtlMs }, fromSchedule);
+    this.hub.fanOut(entries, epochs);
+    const after = this.clock.now();
+    for (const e of entries) {
+      this.lateness.push(after - e.deliverAtMs);
+      if (this.lateness.length > 10_000) this.lateness.splice(0, 5000);
+    }
+    if (Math.random() < 0.01) void this.pruneHistory();
+  }
+
+  private async pruneHistory(): Promise<void> {
+    try {
+      await this.store.pruneHistory(this.clock.now() - this.historyTtlMs);
+    } catch (err) {
+      this.logger.warn({ err: FlotillaError.from(err).message }, 'pubsub: history pruning failed');
+    }
+  }
+
+  private onNatsMessage(payload: Buffer): void {
+    let env: NatsEnvelope;
+    try {
+      env = JSON.parse(payload.toString('utf8')) as NatsEnvelope;
+      const p = env.pub;
+      if (env.v !== 1 || typeof p?.id !== 'string' || typeof p.channel !== 'string' || typeof p.data !== 'string' || (p.encoding !== 'json' && p.encoding !== 'base64') || typeof p.deliverAtMs !== 'number') {
+        throw new Error('unexpected shape');
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'pubsub: ignoring a malformed message from NATS');
+      return;
+    }
+    // The origin may publish again after a crash (at-least-once); one copy per server is enough.
+    if (this.recentIds.has(env.pub.id)) return;
+    this.recentIds.add(env.pub.id);
+    if (this.recentIds.size > 100_000) {
+      const it = this.recentIds.values();
+      for (let i = 0; i < 50_000; i++) this.recentIds.delete(it.next().value as string);
+    }
+    this.incoming.push(env.pub);
+    this.kick();
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The subscriber side of one server: which connections read which channels, fan-out of new channel
+ * entries to them in offset order, recovery from a client's last (offset, epoch), and per-subscriber
+ * acknowledgements with redelivery of what was not acknowledged in time (marked `duplicate`).
+ *
+ * Transport-neutral: a subscription writes through a `sink` (WebSocket, SSE).
+ */
+import { Code, FlotillaError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { publicationJson, type ChannelEntry } from './message.js';
+import type { PubsubStore } from './pubsub-store.js';
+
+/** Where a subscription writes frames. `send` returns false when the transport is gone or overloaded. */
+export interface SubscriptionSink {
+  /** Sends one publication (the JSON text of its frame body). */
+  sendPublication(json: string, entry: ChannelEntry): boolean;
+  /** Ends the subscription from the server's side (slow consumer, too many unacknowledged). */
+  fail(err: FlotillaError): void;
+}
+
+export interface HubOptions {
+  /** The store holding channel histories (a function: the store exists once the server started). */
+  store: () => PubsubStore;
+  logger: Logger;
+  /** Publications kept per channel (recovery window). */
+  historySize: number;
+  /** Unacknowledged publications are sent again after this long. Default 5000. */
+  ackTimeoutMs?: number;
+  /** Redeliveries of one publication to one subscriber before giving up on it. Default 5. */
+  maxRedeliveries?: number;
+  /** Unacknowledged publications one subscription may hold before it is ended. Default 10 000. */
+  maxUnacked?: number;
+  now?: () => number;
+}
+
+interface Unacked {
+  entry: ChannelEntry;
+  sentAtMs: number;
+  attempts: number;
+}
+
+export interface SubscribeResult {
+  channel: string;
+  epoch: string;
+  /** Offset of the channel's last publication when the subscription went live. */
+  offset: number;
+  /** Present when the client asked to recover: true if every missed publication was (re)sent. */
+  recovered?: boolean;
+}
+
+export class Subscription {
+  epoch = '';
+  lastSentOffset = 0;
+  live = false;
+  closed = false;
+  readonly buffer: ChannelEntry[] = [];
+  readonly unacked = new Map<number, Unacked>();
+
+  constructor(
+    readonly channel: string,
+    readonly sink: SubscriptionSink,
+    /** The subscriber acknowledges publications (WebSocket with acks); SSE does not. */
+    readonly acks: boolean,
+  ) {}
+}
+
+export class Hub {
+  private readonly channels = new Map<string, Set<Subscription>>();
+  private readonly epochs = new Map<string, string>();
+  private readonly ackTimeoutMs: number;
+  private readonly maxRedeliveries: number;
+  private readonly maxUnacked: number;
+  private readonly now: () => number;
+  /** Counters for tests and diagnostics. */
+  readonly stats = { delivered: 0, redelivered: 0, gaveUp: 0, slowConsumers: 0 };
+
+  constructor(private readonly options: HubOptions) {
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
+    this.maxRedeliveries = options.maxRedeliveries ?? 5;
+    this.maxUnacked = options.maxUnacked ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const s of this.channels.values()) n += s.size;
+    return n;
+  }
+
+  hasSubscribers(channel: string): boolean {
+    return (this.channels.get(channel)?.size ?? 0) > 0;
+  }
+
+  /**
+   * Makes `sub` live on its channel. With `since`, first sends what the client missed after that
+   * offset (if the epoch matches and the history still holds it); publications arriving meanwhile are
+   * buffered and sent after, so nothing is skipped or sent twice.
+   */
+  async subscribe(sub: Subscription, since?: { offset: number; epoch: string }, onResult?: (result: SubscribeResult) => void): Promise<SubscribeResult> {
+    let set = this.channels.get(sub.channel);
+    if (set === undefined) {
+      set = new Set();
+      this.channels.set(sub.channel, set);
+    }
+    set.add(sub);
+    try {
+      const pos = await this.options.store().position(sub.channel);
+      this.epochs.set(sub.channel, pos.epoch);
+      sub.epoch = pos.epoch;
+      let recovered: boolean | undefined;
+      let page: ChannelEntry[] = [];
+      if (since === undefined) {
+        sub.lastSentOffset = pos.offset;
+      } else if (since.epoch !== pos.epoch || since.offset > pos.offset) {
+        recovered = false;
+        sub.lastSentOffset = pos.offset;
+      } else if (since.offset === pos.offset) {
+        recovered = true;
+        sub.lastSentOffset = pos.offset;
+      } else {
+        const first = await this.options.store().history(sub.channel, since.offset, 1000);
+        if (first.oldestOffset === undefined || first.oldestOffset > since.offset + 1) {
+          recovered = false;
+          sub.lastSentOffset = pos.offset;
+        } else {
+          recovered = true;
+          sub.lastSentOffset = since.offset;
+          page = first.entries;
+        }
+      }
+      const result: SubscribeResult = { channel: sub.channel, epoch: pos.epoch, offset: pos.offset, ...(recovered !== undefined ? { recovered } : {}) };
+      onResult?.(result);
+      // Missed publications in pages, then what arrived meanwhile (buffered), then live.
+      while (page.length > 0 && !sub.closed) {
+        for (const e of page) this.send(sub, e, false);
+        const last = page[page.length - 1]!.offset;
+        page = page.length < 1000 ? [] : (await this.options.store().history(sub.channel, last, 1000)).entries;
+      }
+      for (const e of sub.buffer.splice(0)) this.send(sub, e, false);
+      sub.live = true;
+      return result;
+    } catch (err) {
+      this.unsubscribe(sub);
+      throw err;
+    }
+  }
+
+  unsubscribe(sub: Subscription): void {
+    sub.closed = true;
+    const set = this.channels.get(sub.channel);
+    if (set === undefined) return;
+    set.delete(sub);
+    if (set.size === 0) this.channels.delete(sub.channel);
+  }
+
+  /** Sends new entries (already durable in this server's history) to every subscriber of their channel. */
+  fanOut(entries: readonly ChannelEntry[], epochs: ReadonlyMap<string, string>): void {
+    for (const [c, e] of epochs) this.epochs.set(c, e);
+    for (const entry of entries) {
+      const set = this.channels.get(entry.channel);
+      if (set === undefined) continue;
+      const epoch = epochs.get(entry.channel) ?? this.epochs.get(entry.channel) ?? '';
+      let json: string | undefined;
+      for (const sub of set) {
+        if (!sub.live) {
+          if (sub.buffer.length >= this.maxUnacked) this.drop(sub, 'too many publications arrived while recovering');
+          else sub.buffer.push(entry);
+          continue;
+        }
+        if (entry.offset <= sub.lastSentOffset || sub.epoch !== epoch) continue;
+        json ??= publicationJson(entry, epoch);
+        this.sendJson(sub, entry, json);
+      }
+    }
+  }
+
+  /** Cumulative acknowledgement: every publication of the channel up to `offset` was processed. */
+  ack(sub: Subscription, offset: number): void {
+    if (sub.unacked.size === 0) return;
+    for (const k of sub.unacked.keys()) if (k <= offset) sub.unacked.delete(k);
+  }
+
+  /** Sends again every publication whose acknowledgement is overdue (call periodically). */
+  redeliver(): void {
+    const now = this.now();
+    for (const set of this.channels.values()) {
+      for (const sub of set) {
+        if (sub.unacked.size === 0) continue;
+        for (const [offset, u] of sub.unacked) {
+          if (u.sentAtMs + this.ackTimeoutMs > now) continue;
+          if (u.attempts > this.maxRedeliveries) {
+            sub.unacked.delete(offset);
+            this.stats.gaveUp += 1;
+            continue;
+          }
+          u.attempts += 1;
+          u.sentAtMs = now;
+          this.stats.redelivered += 1;
+          if (!sub.sink.sendPublication(publicationJson(u.entry, sub.epoch, true), u.entry)) break;
+        }
+      }
+    }
+  }
+
+  /** Ends every subscription (server stopping). */
+  closeAll(): void {
+    for (const set of this.channels.values()) for (const sub of set) sub.closed = true;
+    this.channels.clear();
+  }
+
+  private send(sub: Subscription, entry: ChannelEntry, duplicate: boolean): void {
+    if (entry.offset <= sub.lastSentOffset) return;
+    this.sendJson(sub, entry, publicationJson(entry, sub.epoch, duplicate));
+  }
+
+  private sendJson(sub: Subscription, entry: ChannelEntry, json: string): void {
+    if (sub.closed) return;
+    sub.lastSentOffset = entry.offset;
+    if (!sub.sink.sendPublication(json, entry)) return;
+    this.stats.delivered += 1;
+    if (sub.acks) {
+      if (sub.unacked.size >= this.maxUnacked) {
+        this.drop(sub, `more than ${this.maxUnacked} publications are unacknowledged`);
+        return;
+      }
+      sub.unacked.set(entry.offset, { entry, sentAtMs: this.now(), attempts: 0 });
+    }
+  }
+
+  private drop(sub: Subscription, why: string): void {
+    this.stats.slowConsumers += 1;
+    this.options.logger.warn({ channel: sub.channel, why }, 'pubsub: ending a slow subscriber');
+    this.unsubscribe(sub);
+    sub.sink.fail(new FlotillaError(Code.RESOURCE_EXHAUSTED, `subscription to ${sub.channel} ended: ${why}; reconnect and recover from your last offset`));
+  }
+}
