@@ -16,6 +16,7 @@ export function registerNode(program: Command): void {
     .option('--name <name>', 'node name, unique among live nodes (required)')
     .option('--join <host:port>', 'join through this member: the server (--listen) or any node (peer address)')
     .option('--server <host:port>', 'same as --join, naming the server')
+    .option('--monitor-server <host:port>', 'agent role: where to stream metrics (default: the server this node joined through)')
     .option('--peers <list>', 'static peer list host:port,host:port...; each is checked, the first that answers is asked')
     .option('--etcd <endpoints>', 'use these coordination endpoints directly: host:port[,host:port...]')
     .option('--coord-listen <host:port>', 'local_setup only: address of the own embedded coordination store (default 127.0.0.1:2379)')

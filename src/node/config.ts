@@ -30,6 +30,8 @@ export const nodeConfigSchema = z.object({
   coordListen: hostPort.default('127.0.0.1:2379'),
   /** Peer gRPC address. */
   listen: hostPort.default('0.0.0.0:7101'),
+  /** agent role: the monitoring server's gRPC address. Default: the server this node joined through (or learned of when joining). */
+  monitorServer: hostPort.optional(),
   /** HTTP address (health, readiness; S3 later). */
   http: hostPort.default('0.0.0.0:9001'),
   /** Host other processes dial to reach this node. Default: the listen host, or this machine's first IPv4 address. */

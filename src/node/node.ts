@@ -1,7 +1,8 @@
 /**
  * Composition root of `flotilla node`: identity and backend probe, the peer gRPC server (ClusterService)
  * and HTTP server, the coordination store (its own embedded one for local_setup, or found by joining),
- * the registration, the membership view and the distance publisher. No logic of its own.
+ * the registration, the membership view and the distance publisher, and the roles' services: the KV
+ * replica (kv) and the monitoring agent (agent). No logic of its own.
  */
 import { join } from 'node:path';
 import { Lifecycle } from '../core/lifecycle.js';
@@ -33,6 +34,7 @@ import {
 import { createClusterRings } from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import { createNodeKv, kvDataDir, registerKvHttpRoutes } from '../kv/index.js';
+import { createAgent, type Agent } from '../monitor/index.js';
 import type { NodeConfig } from './config.js';
 
 export interface NodeProcess {
@@ -57,6 +59,8 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
   let backend: BackendInfo | undefined;
   let endpoints: string[] = [];
   let joinedVia = '';
+  /** gRPC addresses of the servers learned when joining (the agent streams to the first). */
+  let servers: string[] = [];
   let coord: Coord | undefined;
   let registration: Registration | undefined;
   let view: MembershipView | undefined;
@@ -88,6 +92,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
             startedAtMs: startedAt.getTime(),
             serving: () => serving,
             coordEndpoints: () => endpoints,
+            serverAddresses: () => servers,
             members: () => view?.members() ?? [],
             coordinationReachable: () => view?.coordinationReachable ?? false,
           }),
@@ -133,11 +138,13 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
         } else if (mode.kind === 'join') {
           const info = await fetchJoinInfo(mode.address, { peers, name: config.name });
           endpoints = info.coordEndpoints;
+          servers = info.serverAddresses;
           joinedVia = `remote_setup through ${info.answeredBy} at ${info.via}`;
         } else {
           const info = await joinFromPeerList(mode.addresses, { peers, name: config.name });
           for (const u of info.unreachable) logger.warn({ peer: u.address, err: u.error }, 'listed peer does not answer');
           endpoints = info.coordEndpoints;
+          servers = info.serverAddresses;
           joinedVia = `peer list, through ${info.answeredBy} at ${info.via}`;
         }
       },
@@ -237,6 +244,24 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       )
     : undefined;
   if (kv !== undefined) registerKvHttpRoutes(http.app, { coordinator: () => kv.coordinator });
+  let agent: Agent | undefined;
+  if (config.roles.includes('agent')) {
+    lifecycle.add({
+      name: 'monitor-agent',
+      async start() {
+        const server = config.monitorServer ?? servers[0];
+        if (server === undefined) {
+          logger.warn('agent role: no monitoring server known (this node joined without one); pass --monitor-server HOST:PORT to stream metrics');
+          return;
+        }
+        agent = createAgent({ hostname: config.name, server, coord: coord!, dataDir: join(config.dataDir, 'agent'), logger: logger.child({ component: 'agent' }) });
+        await agent.start();
+      },
+      async stop() {
+        await agent?.stop();
+      },
+    });
+  }
   lifecycle.add({
     name: 'serving',
     async start() {

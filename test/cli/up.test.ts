@@ -58,6 +58,15 @@ describe('flotilla up', () => {
     assert.equal(put.stdout.trim(), 'OK');
     const get = await etcdctl(coord, ['get', '--prefix', '/tour/']);
     assert.equal(get.stdout, '/tour/hello\nworld\n');
+    // Every node runs the agent role: it streams to the server it joined through.
+    let agents: { hostname: string; connected: boolean; alive: boolean }[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = await fetch(`${http}/api/v1/agents`);
+      agents = ((await r.json()) as { agents: typeof agents }).agents;
+      if (agents.filter((a) => a.connected && a.alive).length === 3) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.deepEqual(agents.filter((a) => a.connected && a.alive).map((a) => a.hostname).sort(), ['node-a', 'node-b', 'node-c']);
     const ready = await fetch(`${http}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', checks: { coordination: { ok: true } } });

@@ -10,9 +10,10 @@ describe('local_setup', () => {
   it('a node without --join starts its own store; another joins through it; both see both', async () => {
     const coordPort = await freePort();
     const a = await startNode(owner, 'node-a', ['--coord-listen', `127.0.0.1:${coordPort}`]);
-    assert.match(a.output(), /local_setup \(own coordination store at 127\.0\.0\.1:\d+\)/);
+    // Ready means registered; the banner follows once every component has started.
+    await a.waitForOutput((o) => /local_setup \(own coordination store at 127\.0\.0\.1:\d+\)/.test(o));
     const b = await startNode(owner, 'node-b', ['--join', a.peer]);
-    assert.match(b.output(), new RegExp(`coordination\\s+127\\.0\\.0\\.1:${coordPort}`));
+    await b.waitForOutput((o) => new RegExp(`coordination\\s+127\\.0\\.0\\.1:${coordPort}`).test(o));
     await allSee(peerClients(owner), [a.peer, b.peer], { 'node-a': 'ACTIVE', 'node-b': 'ACTIVE' }, 5000);
     const r = await runFlotilla(['status', '--server', a.peer]);
     assert.equal(r.code, 0, r.stderr);

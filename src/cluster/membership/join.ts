@@ -12,6 +12,8 @@ import { peerCallError, type PeerClients } from '../peer/peer-client.js';
 export interface JoinInfo {
   /** Coordination endpoints, dialable from here. */
   coordEndpoints: string[];
+  /** gRPC addresses of the control-plane servers the answering process knows, dialable from here. */
+  serverAddresses: string[];
   /** Names of the members the answering process knows. */
   members: string[];
   /** Who answered (its name) and at which address. */
@@ -52,6 +54,7 @@ export async function fetchJoinInfo(address: string, options: JoinOptions): Prom
   }
   return {
     coordEndpoints: res.coordEndpoints.map((e) => dialableFrom(e, address)),
+    serverAddresses: res.serverAddresses.map((e) => dialableFrom(e, address)),
     members: res.members.map((m) => m.name),
     answeredBy: res.answeredBy,
     via: address,

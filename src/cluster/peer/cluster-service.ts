@@ -27,6 +27,8 @@ export interface ClusterServiceDeps {
   serving: () => boolean;
   /** The coordination endpoints in use (empty before they are known). */
   coordEndpoints: () => string[];
+  /** gRPC addresses of the control-plane servers known here (a server names itself). Default: none. */
+  serverAddresses?: () => string[];
   /** The membership view (empty before it is loaded). */
   members: () => MemberState[];
   coordinationReachable: () => boolean;
@@ -53,6 +55,7 @@ export function createClusterServiceImpl(deps: ClusterServiceDeps): ServiceImpl<
           coordEndpoints: deps.coordEndpoints(),
           members: deps.members().map(toMemberMessage),
           answeredBy: deps.name,
+          serverAddresses: deps.serverAddresses?.() ?? [],
         });
       } catch (err) {
         throw toConnectError(err);
