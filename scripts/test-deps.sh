@@ -15,6 +15,8 @@ NEEDS=(
   "prometheus prometheus"
   "influxd influxdb"
   "chromium chromium"
+  "rclone rclone"
+  "s3cmd s3cmd"
 )
 
 have() {
