@@ -10,8 +10,9 @@
  * the error while it listens.
  */
 import type { ClientHttp2Session } from 'node:http2';
-import type { Transport } from '@connectrpc/connect';
+import { Code as ConnectCode, ConnectError, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { Code, FlotillaError } from './errors.js';
 
 export interface GrpcConnectionOptions {
   /** Close the connection after this long without a call. 0 keeps it open. Default 60 000 ms. */
@@ -68,4 +69,62 @@ export function createGrpcConnection(address: string, options: GrpcConnectionOpt
     ...(options.readMaxBytes !== undefined ? { readMaxBytes: options.readMaxBytes } : {}),
   });
   return { transport, close: () => manager.abort() };
+}
+
+const fromGrpc: Partial<Record<ConnectCode, Code>> = {
+  [ConnectCode.InvalidArgument]: Code.INVALID_ARGUMENT,
+  [ConnectCode.NotFound]: Code.NOT_FOUND,
+  [ConnectCode.AlreadyExists]: Code.ALREADY_EXISTS,
+  [ConnectCode.FailedPrecondition]: Code.FAILED_PRECONDITION,
+  [ConnectCode.Unavailable]: Code.UNAVAILABLE,
+  [ConnectCode.DeadlineExceeded]: Code.DEADLINE_EXCEEDED,
+  [ConnectCode.Unauthenticated]: Code.UNAUTHENTICATED,
+  [ConnectCode.PermissionDenied]: Code.PERMISSION_DENIED,
+  [ConnectCode.ResourceExhausted]: Code.RESOURCE_EXHAUSTED,
+  [ConnectCode.Canceled]: Code.CANCELLED,
+};
+
+export interface CallErrorContext {
+  /** The address called. */
+  address: string;
+  /** The method, for the message (e.g. `GetJoinInfo`). */
+  what: string;
+  /** What a process that answers UNIMPLEMENTED does not serve, and a hint, e.g. `the Flotilla peer API` and `is it a node's peer port?`. */
+  api: string;
+  hint: string;
+}
+
+/**
+ * A failed client call as a FlotillaError with a message a person can act on: the callee's own
+ * FlotillaError code when it sent one (`[not_found] ...` on the wire), an unreachable or silent peer as
+ * UNAVAILABLE / DEADLINE_EXCEEDED, a port that speaks HTTP but not our gRPC API as FAILED_PRECONDITION.
+ */
+export function callError(err: unknown, ctx: CallErrorContext): FlotillaError {
+  if (err instanceof FlotillaError) return err;
+  const { address, what } = ctx;
+  const ce = ConnectError.from(err);
+  const raw = ce.rawMessage;
+  if (ce.code === ConnectCode.Unimplemented) {
+    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} does not serve ${ctx.api} (${what}): ${ctx.hint}`, { cause: err });
+  }
+  const own = /^\[([a-z_]+)\] (.*)$/s.exec(raw);
+  if (own !== null && Object.hasOwn(Code, own[1]!.toUpperCase())) {
+    return new FlotillaError(own[1]!.toUpperCase() as Code, own[2]!, { cause: err });
+  }
+  if (/protocol error|unexpected content-type|invalid content-type|HTTP status|ERR_HTTP2/i.test(raw) || (ce.code === ConnectCode.Internal && /http/i.test(raw))) {
+    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} is not a Flotilla gRPC port (${what}: ${raw})`, { cause: err });
+  }
+  if (ce.code === ConnectCode.Unavailable || ce.code === ConnectCode.Unknown) {
+    return new FlotillaError(Code.UNAVAILABLE, `cannot reach ${address} (${what}): ${raw}`, { cause: err });
+  }
+  if (ce.code === ConnectCode.DeadlineExceeded) {
+    return new FlotillaError(Code.DEADLINE_EXCEEDED, `${address} did not answer ${what} in time`, { cause: err });
+  }
+  return new FlotillaError(fromGrpc[ce.code] ?? Code.INTERNAL, `${address}: ${what} failed: ${raw}`, { cause: err });
+}
+
+/** A FlotillaError as the ConnectError a handler throws (the cause stays in the log, not on the wire). */
+export function toConnectError(err: unknown): ConnectError {
+  const fe = FlotillaError.from(err);
+  return new ConnectError(fe.code === Code.INTERNAL ? 'internal error' : fe.message, fe.grpcStatus);
 }

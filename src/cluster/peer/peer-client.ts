@@ -2,9 +2,9 @@
  * Clients of other processes' peer gRPC servers: one HTTP/2 connection per address, reused by every
  * call, and closed together. Errors come back as FlotillaError with a message naming the address.
  */
-import { Code as ConnectCode, ConnectError, createClient, type Client } from '@connectrpc/connect';
-import { createGrpcConnection, type GrpcConnection } from '../../core/grpc-client.js';
-import { Code, FlotillaError } from '../../core/errors.js';
+import { createClient, type Client } from '@connectrpc/connect';
+import { callError, createGrpcConnection, toConnectError, type GrpcConnection } from '../../core/grpc-client.js';
+import type { FlotillaError } from '../../core/errors.js';
 import { ClusterService } from '../../gen/flotilla/v1/cluster_pb.js';
 
 export type ClusterClient = Client<typeof ClusterService>;
@@ -58,46 +58,12 @@ export function createPeerClients(options: PeerClientsOptions = {}): PeerClients
   };
 }
 
-const fromGrpc: Partial<Record<ConnectCode, Code>> = {
-  [ConnectCode.InvalidArgument]: Code.INVALID_ARGUMENT,
-  [ConnectCode.NotFound]: Code.NOT_FOUND,
-  [ConnectCode.AlreadyExists]: Code.ALREADY_EXISTS,
-  [ConnectCode.FailedPrecondition]: Code.FAILED_PRECONDITION,
-  [ConnectCode.Unavailable]: Code.UNAVAILABLE,
-  [ConnectCode.DeadlineExceeded]: Code.DEADLINE_EXCEEDED,
-  [ConnectCode.Unauthenticated]: Code.UNAUTHENTICATED,
-  [ConnectCode.PermissionDenied]: Code.PERMISSION_DENIED,
-  [ConnectCode.ResourceExhausted]: Code.RESOURCE_EXHAUSTED,
-  [ConnectCode.Canceled]: Code.CANCELLED,
-};
-
 /**
  * A failed call to `address` as a FlotillaError: unreachable and timed-out peers are UNAVAILABLE /
  * DEADLINE_EXCEEDED; a process that does not serve the Flotilla peer API is FAILED_PRECONDITION.
  */
 export function peerCallError(err: unknown, address: string, what: string): FlotillaError {
-  if (err instanceof FlotillaError) return err;
-  const ce = ConnectError.from(err);
-  const raw = ce.rawMessage;
-  if (ce.code === ConnectCode.Unimplemented) {
-    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} does not serve the Flotilla peer API (${what}): is it a Flotilla server or node peer port?`, {
-      cause: err,
-    });
-  }
-  if (/protocol error|unexpected content-type|invalid content-type|HTTP status|ERR_HTTP2/i.test(raw) || (ce.code === ConnectCode.Internal && /http/i.test(raw))) {
-    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} is not a Flotilla gRPC port (${what}: ${raw})`, { cause: err });
-  }
-  if (ce.code === ConnectCode.Unavailable || ce.code === ConnectCode.Unknown) {
-    return new FlotillaError(Code.UNAVAILABLE, `cannot reach ${address} (${what}): ${raw}`, { cause: err });
-  }
-  if (ce.code === ConnectCode.DeadlineExceeded) {
-    return new FlotillaError(Code.DEADLINE_EXCEEDED, `${address} did not answer ${what} in time`, { cause: err });
-  }
-  return new FlotillaError(fromGrpc[ce.code] ?? Code.INTERNAL, `${address}: ${what} failed: ${raw}`, { cause: err });
+  return callError(err, { address, what, api: 'the Flotilla peer API', hint: 'is it a Flotilla server or node peer port?' });
 }
 
-/** A FlotillaError as the ConnectError a handler throws (the cause stays in the log, not on the wire). */
-export function toConnectError(err: unknown): ConnectError {
-  const fe = FlotillaError.from(err);
-  return new ConnectError(fe.code === Code.INTERNAL ? 'internal error' : fe.message, fe.grpcStatus);
-}
+export { toConnectError };

@@ -3,8 +3,8 @@
  * and get its ack, list the agents. Errors come back as FlotillaError with the server's message (the
  * `[code]` prefix removed) or a message naming the address when the server cannot be reached.
  */
-import { Code as ConnectCode, ConnectError, createClient, type Client } from '@connectrpc/connect';
-import { createGrpcConnection } from '../../core/grpc-client.js';
+import { createClient, type Client } from '@connectrpc/connect';
+import { callError, createGrpcConnection } from '../../core/grpc-client.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { MonitorService, type AgentInfo } from '../../gen/flotilla/v1/monitor_pb.js';
 
@@ -42,39 +42,8 @@ export interface MonitorClient {
   close(): void;
 }
 
-const fromGrpc: Partial<Record<ConnectCode, Code>> = {
-  [ConnectCode.InvalidArgument]: Code.INVALID_ARGUMENT,
-  [ConnectCode.NotFound]: Code.NOT_FOUND,
-  [ConnectCode.AlreadyExists]: Code.ALREADY_EXISTS,
-  [ConnectCode.FailedPrecondition]: Code.FAILED_PRECONDITION,
-  [ConnectCode.Unavailable]: Code.UNAVAILABLE,
-  [ConnectCode.DeadlineExceeded]: Code.DEADLINE_EXCEEDED,
-  [ConnectCode.ResourceExhausted]: Code.RESOURCE_EXHAUSTED,
-  [ConnectCode.Canceled]: Code.CANCELLED,
-  [ConnectCode.PermissionDenied]: Code.PERMISSION_DENIED,
-  [ConnectCode.Unauthenticated]: Code.UNAUTHENTICATED,
-};
-
-function callError(err: unknown, address: string, what: string): FlotillaError {
-  if (err instanceof FlotillaError) return err;
-  const ce = ConnectError.from(err);
-  const raw = ce.rawMessage;
-  if (ce.code === ConnectCode.Unimplemented) {
-    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} does not serve the monitoring API (${what}): is it a Flotilla server's gRPC port?`, { cause: err });
-  }
-  // The server's own errors carry their code in the message: "[not_found] unknown host ...".
-  const own = /^\[([a-z_]+)\] (.*)$/s.exec(raw);
-  if (own !== null && Object.hasOwn(Code, own[1]!.toUpperCase())) {
-    return new FlotillaError(own[1]!.toUpperCase() as Code, own[2]!, { cause: err });
-  }
-  if (ce.code === ConnectCode.Unavailable || ce.code === ConnectCode.Unknown) {
-    return new FlotillaError(Code.UNAVAILABLE, `cannot reach the server at ${address} (${what}): ${raw}`, { cause: err });
-  }
-  if (ce.code === ConnectCode.DeadlineExceeded) return new FlotillaError(Code.DEADLINE_EXCEEDED, `${address} did not answer ${what} in time`, { cause: err });
-  if (/protocol error|content-type|HTTP status|ERR_HTTP2/i.test(raw)) {
-    return new FlotillaError(Code.FAILED_PRECONDITION, `${address} is not a Flotilla gRPC port (${what}: ${raw})`, { cause: err });
-  }
-  return new FlotillaError(fromGrpc[ce.code] ?? Code.INTERNAL, `${what} at ${address} failed: ${raw}`, { cause: err });
+function callFailed(err: unknown, address: string, what: string): FlotillaError {
+  return callError(err, { address, what, api: 'the monitoring API', hint: "is it a Flotilla server's gRPC port?" });
 }
 
 function toRow(a: AgentInfo): AgentRow {
@@ -115,7 +84,7 @@ export function createMonitorClient(options: MonitorClientOptions): MonitorClien
         }
         return { id: ack.id, ok: ack.ok, message: ack.message, result };
       } catch (err) {
-        throw callError(err, address, `${req.action} to ${req.hostname}`);
+        throw callFailed(err, address, `${req.action} to ${req.hostname}`);
       }
     },
     async listAgents(hostname) {
@@ -123,7 +92,7 @@ export function createMonitorClient(options: MonitorClientOptions): MonitorClien
         const res = await client.listAgents({ hostname: hostname ?? '' }, { timeoutMs: callTimeoutMs });
         return res.agents.map(toRow);
       } catch (err) {
-        throw callError(err, address, 'list agents');
+        throw callFailed(err, address, 'list agents');
       }
     },
     close() {
