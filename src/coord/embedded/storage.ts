@@ -13,9 +13,10 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
+import { GroupCommit, type BatchOp } from '../../core/group-commit.js';
 import type { Rec } from './mvcc-store.js';
 
-export type StorageOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+export type StorageOp = BatchOp;
 
 const R = 0x72;
 const L = 0x6c;
@@ -105,25 +106,18 @@ export interface StoredLease {
   expiresAtMs: number;
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 export class Storage {
-  private queue: StorageOp[] = [];
-  private waiters: Waiter[] = [];
-  private tags: number[] = [];
-  private flushing: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private readonly commit: GroupCommit;
   private closed = false;
 
   private constructor(
     private readonly db: ClassicLevel<Buffer, Buffer>,
     readonly dir: string,
     /** Called after each batch is on disk, before its writers resume, with the largest tag in it. */
-    private readonly onDurable: (maxTag: number) => void,
-  ) {}
+    onDurable: (maxTag: number) => void,
+  ) {
+    this.commit = new GroupCommit(db, { what: 'coordination store', onDurable });
+  }
 
   static async open(dir: string, onDurable: (maxTag: number) => void): Promise<Storage> {
     await mkdir(dir, { recursive: true });
@@ -181,47 +175,12 @@ export class Storage {
    * durable.
    */
   write(ops: readonly StorageOp[], tag = 0): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('storage: closed'));
-    if (ops.length === 0 && this.flushing === undefined && this.queue.length === 0) return Promise.resolve();
-    for (const op of ops) this.queue.push(op);
-    this.tags.push(tag);
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.flushing ??= this.flushLoop();
-    return done;
-  }
-
-  private async flushLoop(): Promise<void> {
-    // Let every write issued in this tick join the first batch (and keep `flushing` set before we run).
-    await Promise.resolve();
-    try {
-      while (this.waiters.length > 0) {
-        const ops = this.queue;
-        const waiters = this.waiters;
-        const maxTag = this.tags.reduce((a, b) => Math.max(a, b), 0);
-        this.queue = [];
-        this.waiters = [];
-        this.tags = [];
-        try {
-          if (ops.length > 0) await this.db.batch(ops, { sync: true });
-        } catch (err) {
-          this.failure = err instanceof Error ? err : new Error(String(err));
-          for (const w of [...waiters, ...this.waiters]) w.reject(this.failure);
-          this.waiters = [];
-          this.queue = [];
-          return;
-        }
-        this.onDurable(maxTag);
-        for (const w of waiters) w.resolve();
-      }
-    } finally {
-      this.flushing = undefined;
-    }
+    return this.commit.write(ops, tag);
   }
 
   /** Whether a write has failed (the store must stop taking writes). */
   get failed(): boolean {
-    return this.failure !== undefined;
+    return this.commit.failed;
   }
 
   /** Total size of the database files in bytes. */
@@ -242,7 +201,7 @@ export class Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.flushing !== undefined) await this.flushing;
+    await this.commit.close();
     await this.db.close();
   }
 }

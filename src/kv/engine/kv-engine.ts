@@ -20,7 +20,7 @@ import { ClassicLevel } from 'classic-level';
 import { compareHlc } from '../../core/hlc.js';
 import { entryDigest, keyHash32, MerkleTree } from '../antientropy/merkle-tree.js';
 import type { Entry } from '../types.js';
-import { GroupCommit, type BatchOp } from './group-commit.js';
+import { GroupCommit, type BatchOp } from '../../core/group-commit.js';
 import {
   D,
   H,
@@ -79,7 +79,7 @@ export class KvEngine {
   ) {
     this.tree = new MerkleTree(depth);
     this.gcGraceMs = gcGraceMs;
-    this.commit = new GroupCommit(db);
+    this.commit = new GroupCommit(db, { what: 'kv engine' });
   }
 
   static async open(options: KvEngineOptions): Promise<KvEngine> {
