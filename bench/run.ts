@@ -23,6 +23,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'monitoring agent: CPU time and RSS at a 1 s interval beside prometheus-node-exporter scraped every 1 s (--quick for 15 s)',
     run: async (args) => (await import('./agent/index.js')).runAgentBench(args),
   },
+  web: {
+    summary: "dashboard: the initial JavaScript gzipped (goal < 300 KiB); run `npm run build` first",
+    run: async (args) => (await import('./web/index.js')).runWebBench(args),
+  },
 };
 
 function list(): string {

@@ -1,0 +1,98 @@
+/** The dashboard's shell: header, navigation, the API token form, and the page the path names. */
+import { render } from 'preact';
+import { useState } from 'preact/hooks';
+import { getToken, setToken } from './api.js';
+import { Link, usePath } from './router.js';
+import { OverviewPage } from './pages/overview.js';
+import { ClusterPage } from './pages/cluster.js';
+import { MetricsPage } from './pages/metrics.js';
+import './styles.css';
+
+const PAGES = [
+  { path: '/', title: 'Overview', Page: OverviewPage },
+  { path: '/cluster', title: 'Cluster', Page: ClusterPage },
+  { path: '/monitoring', title: 'Metrics', Page: MetricsPage },
+] as const;
+
+function TokenForm() {
+  const [open, setOpen] = useState(false);
+  const [value, setValue] = useState(getToken());
+  const [saved, setSaved] = useState(getToken() !== '');
+  return (
+    <div class="token">
+      <button type="button" class="ghost" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="token-toggle">
+        {saved ? 'Token set' : 'Log in'}
+      </button>
+      {open && (
+        <form
+          class="token-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setToken(value.trim());
+            setSaved(value.trim() !== '');
+            setOpen(false);
+            location.reload();
+          }}
+        >
+          <label>
+            API token
+            <input type="password" autocomplete="off" value={value} onInput={(e) => setValue(e.currentTarget.value)} placeholder="paste the token" />
+          </label>
+          <p class="muted small">Kept in this tab only (sessionStorage) and sent as a Bearer header.</p>
+          <div class="row">
+            <button type="submit">Save</button>
+            <button
+              type="button"
+              class="ghost"
+              onClick={() => {
+                setValue('');
+                setToken('');
+                setSaved(false);
+                setOpen(false);
+              }}
+            >
+              Forget
+            </button>
+          </div>
+        </form>
+      )}
+    </div>
+  );
+}
+
+function NotFound(props: { path: string }) {
+  return (
+    <section class="card">
+      <h1>Not found</h1>
+      <p>
+        No page at <code>{props.path}</code>. <Link href="/">Go to the overview</Link>.
+      </p>
+    </section>
+  );
+}
+
+function App() {
+  const path = usePath();
+  const page = PAGES.find((p) => p.path === path);
+  document.title = page !== undefined ? `${page.title} · Flotilla` : 'Flotilla';
+  return (
+    <>
+      <header class="top">
+        <Link href="/" class="brand">
+          Flotilla
+        </Link>
+        <nav>
+          {PAGES.map((p) => (
+            <Link key={p.path} href={p.path} current={p.path === path}>
+              {p.title}
+            </Link>
+          ))}
+        </nav>
+        <TokenForm />
+      </header>
+      <main>{page !== undefined ? <page.Page /> : <NotFound path={path} />}</main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
