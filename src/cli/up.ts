@@ -160,7 +160,7 @@ export function registerUp(program: Command): void {
         process.stdout.write(
           `\nFlotilla ${version} is up: a server and ${nodes.length} node${nodes.length === 1 ? '' : 's'}. Data in ${config.dataDir}; press Ctrl-C to stop.\n\n` +
             table([
-              ['server HTTP', `${httpUrl}  (health: ${httpUrl}/healthz)`],
+              ['dashboard', `${httpUrl}  (the web dashboard; HTTP API under /api/v1, health /healthz)`],
               ['server gRPC', `${server}  (nodes join here; flotilla status asks here)`],
               ['coordination', `${coord}  (etcd v3 API)`],
               ...nodes.map((n): [string, string] => [n.name, `peer ${dialableAddress(n.peer)}, HTTP http://${dialableAddress(n.http)}, zone ${n.zone}`]),

@@ -40,7 +40,7 @@ describe('flotilla up', () => {
     const coord = `127.0.0.1:${up.port('coord')}`;
     const http = `http://127.0.0.1:${up.port('http')}`;
     const out = up.output();
-    assert.match(out, new RegExp(`server HTTP\\s+${http}`));
+    assert.match(out, new RegExp(`dashboard\\s+${http}`));
     assert.match(out, new RegExp(`coordination\\s+${coord}\\s+\\(etcd v3 API\\)`));
     assert.match(out, /is up: a server and 3 nodes/);
     for (const name of ['node-a', 'node-b', 'node-c']) {
