@@ -19,6 +19,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'key-value store: ops/s and p50/p99 of a 3-node Flotilla cluster vs a 3-member etcd cluster, 64 clients, 80/20 get/put',
     run: async (args) => (await import('./kv/index.js')).runKvBench(args),
   },
+  tsdb: {
+    summary: 'metric history: (a) ingest samples/s from 100 agents over the real stream, (b) bytes per stored sample (--quick)',
+    run: async (args) => (await import('./tsdb/index.js')).runTsdbBench(args),
+  },
   agent: {
     summary: 'monitoring agent: CPU time and RSS at a 1 s interval beside prometheus-node-exporter scraped every 1 s (--quick for 15 s)',
     run: async (args) => (await import('./agent/index.js')).runAgentBench(args),

@@ -1,6 +1,6 @@
 /**
  * `flotilla flow`: workflows (FLOW-*). `validate` works offline; the other commands talk to the server's
- * HTTP API (`--api HOST:PORT`, env FLOTILLA_API, default 127.0.0.1:8080).
+ * HTTP API (`--http HOST:PORT`, env FLOTILLA_HTTP, default 127.0.0.1:8080), as `flotilla pub` does.
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -9,16 +9,16 @@ import { ExitCode } from '../core/lifecycle.js';
 import { formatProblems, loadFlowSpecFile } from '../flows/index.js';
 import { action } from './run.js';
 
-interface ClientOpts { api?: string; json?: boolean }
+interface ClientOpts { http?: string; json?: boolean }
 
 function apiBase(given: string | undefined): string {
-  const text = (given ?? process.env.FLOTILLA_API ?? '127.0.0.1:8080').trim();
-  if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(text)) throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid --api ${JSON.stringify(text)}: expected HOST:PORT`);
+  const text = (given ?? process.env.FLOTILLA_HTTP ?? '127.0.0.1:8080').trim();
+  if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(text)) throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid --http ${JSON.stringify(text)}: expected HOST:PORT`);
   return `http://${text}`;
 }
 
 async function call<T>(opts: ClientOpts, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const base = apiBase(opts.api);
+  const base = apiBase(opts.http);
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}) });
@@ -79,7 +79,7 @@ function bundleFromFile(file: string): ReturnType<typeof loadFlowSpecFile>['bund
 
 export function registerFlow(program: Command): void {
   const flow = program.command('flow').description('workflows: validate, submit and run YAML DAGs of shell, Python and SQL tasks');
-  const client = (c: Command): Command => c.option('--api <host:port>', 'the server HTTP API (env FLOTILLA_API, default 127.0.0.1:8080)').option('--json', 'print JSON');
+  const client = (c: Command): Command => c.option('--http <host:port>', 'the server HTTP address (env FLOTILLA_HTTP, default 127.0.0.1:8080)').option('--json', 'print JSON');
 
   flow
     .command('validate <file>')

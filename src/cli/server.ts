@@ -19,12 +19,26 @@ export function registerServer(program: Command): void {
     .option('--nats <url>', 'scheduled messages: fan out through NATS (nats://host:port) so subscribers on every server get every message')
     .option('--pubsub-secret <secret>', 'scheduled messages: HMAC secret of channel tokens, >= 32 chars (env FLOTILLA_PUBSUB_SECRET; default: generated in the data dir)')
     .option('--log-samples', 'log every metric sample agents send, (time, hostname, metric, value), at info level (env FLOTILLA_LOG_SAMPLES)')
+    .option(
+      '--remote-write <spec>',
+      'remote write agents\' samples to URL[;match=SELECTOR]..., e.g. \'http://h:8086/api/v1/prom/write?db=containers;match={container!=""}\' (repeatable; env FLOTILLA_REMOTE_WRITE, space-separated)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option('--tsdb-retention <duration>', 'metric history kept, e.g. 15d, 36h (default 15d; env FLOTILLA_TSDB_RETENTION)')
+    .option('--tsdb-max-bytes <size>', 'most disk the metric history may take, e.g. 10GB (oldest deleted first; default 0 = no limit)')
+    .option('--rules <file...>', 'Prometheus rule files (recording and alerting rules; re-read on SIGHUP)')
+    .option('--alert-webhook <url>', 'POST alert notifications (Alertmanager webhook JSON) to this URL (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option('--config <file>', 'YAML file with the same keys (listen, http, coordListen, etcd, dataDir, logSamples)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: serverConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
         const logger = createLogger({ name: 'server' });
         const server = createServerProcess(config, logger);
+        process.on('SIGHUP', () => {
+          const rules = server.rules;
+          if (rules === undefined) return;
+          rules.reload().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'rule reload failed; the previous rules stay in force'));
+        });
         await runUntilStopped(
           server.lifecycle,
           () =>

@@ -13,12 +13,18 @@
  *   GET  /api/v1/flows/runs/:id/events state-change history
  *   POST /api/v1/flows/runs/:id/cancel
  *   POST /api/v1/flows/runs/:id/rerun  {task?, latest?}
+ *   GET  /api/v1/flows/events?flow=&run=  server-sent events of every state change (`task`, `run`)
+ *   GET  /api/v1/flows/metrics         lateness and outcome metrics, Prometheus text format
+ *
+ * Events and metrics come from the active scheduler: on another server the feed stays silent and the
+ * metrics empty (GET /api/v1/flows names the leader).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Code, FlotillaError } from '../core/errors.js';
 import { maxSpecFileBytes, parseBundle, type SpecBundle } from './spec/index.js';
 import type { FlowService } from './scheduler/flow-service.js';
+import { registerEventFeed } from './event-feed.js';
 
 const bundleSchema = z.object({
   fileName: z.string().min(1).max(255),
@@ -34,6 +40,8 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function registerFlowRoutes(app: FastifyInstance, service: FlowService): void {
+  registerEventFeed(app, service);
+  app.get('/api/v1/flows/metrics', async (_request, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(service.metrics.render()));
   /** Runs `fn` here when this server schedules, else forwards the request to the leader. */
   const onLeader = async (request: FastifyRequest, reply: FastifyReply, fn: () => Promise<unknown>): Promise<unknown> => {
     const leader = service.leaderAddress();

@@ -1,5 +1,22 @@
 import { z } from 'zod';
 import { durationMs, envBoolean, hostPort, stringList } from '../core/config.js';
+import { remoteWriteSchema } from '../monitor/index.js';
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** A size in bytes, from a number or a string such as `500MB`, `10GiB`, `1.5GB`. */
+const byteSize = z.union([
+  z.number().int().nonnegative(),
+  z.string().transform((s, ctx) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(s);
+    const unit = m === null ? undefined : BYTE_UNITS[m[2]!.toLowerCase()];
+    if (m === null || unit === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a size such as 0, 500MB or 10GiB, got ${JSON.stringify(s)}` });
+      return z.NEVER;
+    }
+    return Math.round(Number(m[1]) * unit);
+  }),
+]);
 
 /** Configuration of `flotilla server` (flags, FLOTILLA_* variables, YAML file). */
 export const serverConfigSchema = z.object({
@@ -23,6 +40,16 @@ export const serverConfigSchema = z.object({
   nats: z.string().regex(/^nats:\/\/\S+$/, 'expected nats://host:port').optional(),
   /** Log every metric sample agents send, `(time, hostname, metric, value)`, at info level (else debug). */
   logSamples: envBoolean.default(false),
+  /** Metric history: samples older than this are deleted (whole blocks). Default 15d. */
+  tsdbRetention: durationMs.refine((ms) => ms >= 3_600_000, 'must be at least 1h').default(15 * 86_400_000),
+  /** Metric history: most bytes its blocks may take on disk (oldest deleted first); 0 = no limit. Default 0. */
+  tsdbMaxBytes: byteSize.default(0),
+  /** Remote write of agents' samples: `URL[;match=SELECTOR]...` specs or YAML mappings (see docs/metrics.md). Default none. */
+  remoteWrite: remoteWriteSchema.default([]),
+  /** Prometheus rule files (recording and alerting rules), re-read on SIGHUP. Default none. */
+  rules: stringList.default([]),
+  /** URLs that receive alert notifications (Alertmanager's webhook JSON). Default none. */
+  alertWebhook: stringList.default([]),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 

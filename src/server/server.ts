@@ -23,8 +23,19 @@ import {
   type PeerServer,
 } from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
-import { createMonitorServer, type MonitorServer } from '../monitor/index.js';
-import { FlowService, registerFlowRoutes } from '../flows/index.js';
+import {
+  createMetricsExporter,
+  createMonitorServer,
+  createRuleManager,
+  createTsdb,
+  createWebhookSender,
+  registerQueryRoutes,
+  type MetricsExporter,
+  type MonitorServer,
+  type RuleManager,
+  type Tsdb,
+} from '../monitor/index.js';
+import { createAgentDispatcher, FlowService, registerFlowMetrics, registerFlowRoutes } from '../flows/index.js';
 import { createPubsubService } from '../pubsub/index.js';
 import type { ServerConfig } from './config.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
@@ -43,6 +54,10 @@ export interface ServerProcess {
   readonly sql: () => SqlStore;
   /** The monitoring server (agent streams, global view). */
   readonly monitor: MonitorServer;
+  /** The metric history (SampleQuerier for the query API and rules; SampleAppender). */
+  readonly tsdb: Tsdb;
+  /** Recording and alerting rules (`--rules`); undefined when none are configured. */
+  readonly rules: RuleManager | undefined;
 }
 
 export function createServerProcess(config: ServerConfig, logger: Logger): ServerProcess {
@@ -89,13 +104,37 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     },
   });
 
-  const monitor = lifecycle.add(
-    createMonitorServer({
-      coord: () => coord!,
-      logger: logger.child({ component: 'monitor' }),
-      logSamples: config.logSamples,
-    }),
+  // Metric history: added before the monitor server so that it stops after it (every acked batch is in it).
+  const tsdb = lifecycle.add(
+    createTsdb({ dir: join(config.dataDir, 'tsdb'), retentionMs: config.tsdbRetention, maxBytes: config.tsdbMaxBytes, logger: logger.child({ component: 'tsdb' }) }),
   );
+  const monitorServer = createMonitorServer({
+    store: tsdb,
+    coord: () => coord!,
+    logger: logger.child({ component: 'monitor' }),
+    logSamples: config.logSamples,
+    onSamples: (host, samples) => exporter.offer(host, samples),
+  });
+  // Added before the monitor server so that it stops after it: every sample taken is offered to remote write.
+  const exporter: MetricsExporter = lifecycle.add(createMetricsExporter({ view: monitorServer.view, logger: logger.child({ component: 'export' }), destinations: config.remoteWrite }));
+  const monitor = lifecycle.add(monitorServer);
+
+  // Rules read and write the metric history: started after it, stopped before it; the webhook sender stops last.
+  const webhooks = config.alertWebhook.length > 0 ? createWebhookSender({ urls: config.alertWebhook, logger: logger.child({ component: 'alerts' }) }) : undefined;
+  if (webhooks !== undefined) lifecycle.add({ name: 'alert-webhooks', start: async () => undefined, stop: () => webhooks.stop() });
+  const rules =
+    config.rules.length > 0
+      ? lifecycle.add(
+          createRuleManager({
+            files: config.rules,
+            querier: tsdb,
+            appender: tsdb,
+            logger: logger.child({ component: 'rules' }),
+            ...(webhooks !== undefined ? { webhooks } : {}),
+            externalUrl: `http://${config.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`,
+          }),
+        )
+      : undefined;
 
   const grpc = lifecycle.add(
     createPeerServer({
@@ -165,6 +204,8 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     }),
   );
   monitor.registerHttp(http.app);
+  registerQueryRoutes(http.app, { querier: tsdb, rules: () => rules });
+  exporter.registerHttp(http.app);
   pubsub.registerHttp(http.app);
 
   http.app.get('/api/v1/rings', async () => rings.summary());
@@ -176,9 +217,11 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       logger: logger.child({ component: 'flows' }),
       dataDir: join(config.dataDir, 'flows'),
       advertise: config.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:'),
+      remote: createAgentDispatcher(monitor.tasks),
     }),
   );
   registerFlowRoutes(http.app, flows);
+  registerFlowMetrics(exporter.registry, flows.metrics);
   lifecycle.add(registerDashboardRoutes(http.app, { view: () => view, grpcAddress: () => grpc.address }));
   // Last: its catch-all route answers the app for every path no API route took.
   registerWebApp(http.app);
@@ -198,6 +241,8 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     http,
     grpc,
     monitor,
+    tsdb,
+    rules,
     view: () => view,
     coordEndpoints: endpoints,
     sql: () => {

@@ -1,10 +1,32 @@
 /** A FlowService on a real SQLite store in a temp dir, with helpers to submit specs and await runs. */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { openSqlStore, type SqlStore } from '../../src/core/sql/index.js';
 import { silentLogger } from '../../src/core/log.js';
-import { FlowService, loadFlowSpecFile, type RunStateEvent, type TaskStateEvent } from '../../src/flows/index.js';
+import { FlowService, loadFlowSpecFile, type FlowServiceOptions, type RunStateEvent, type TaskStateEvent } from '../../src/flows/index.js';
+
+/**
+ * With FLOWS_TEST_POSTGRES=postgres://... (set by test/flows/scheduler/postgres.test.ts), every harness
+ * gets a database of its own on that server instead of a SQLite file.
+ */
+async function freshPostgresDb(): Promise<string | undefined> {
+  const base = process.env.FLOWS_TEST_POSTGRES;
+  if (base === undefined || base === '') return undefined;
+  const name = `flows_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: base });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
 
 export interface Harness {
   dir: string;
@@ -17,10 +39,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { db?: string; dir?: string } = {}): Promise<Harness> {
+export async function startHarness(opts: { db?: string; dir?: string; service?: Partial<FlowServiceOptions> } = {}): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'flows-test-'));
-  const sql: SqlStore = await openSqlStore(opts.db ?? `sqlite:${join(dir, 'flows.db')}`);
-  const service = new FlowService({ sql: () => sql, logger: silentLogger(), dataDir: join(dir, 'data'), advertise: 'test' });
+  const sql: SqlStore = await openSqlStore(opts.db ?? (await freshPostgresDb()) ?? `sqlite:${join(dir, 'flows.db')}`);
+  const service = new FlowService({ sql: () => sql, logger: silentLogger(), dataDir: join(dir, 'data'), advertise: 'test', ...opts.service });
   const events: TaskStateEvent[] = [];
   const runEnds = new Map<string, RunStateEvent>();
   service.on('task:state:changed', (e) => events.push(e));

@@ -23,7 +23,7 @@ describe('flotilla server', () => {
     assert.equal(body.process, 'server');
     assert.equal((await readyz(url)).status, 200);
 
-    const notFound = await fetch(`${url}/no/such/route`);
+    const notFound = await fetch(`${url}/api/v1/no/such/route`);
     assert.equal(notFound.status, 404);
     assert.equal(notFound.headers.get('content-type'), 'application/problem+json; charset=utf-8');
     const problem = (await notFound.json()) as { code: string; status: number };

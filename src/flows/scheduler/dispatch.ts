@@ -4,7 +4,7 @@
  * `lost`, which the engine tells apart from a task failure.
  */
 import { hostname } from 'node:os';
-import { runTaskProcess, type TaskProcessPlan, type TaskProcessResult } from '../../monitor/index.js';
+import { runTaskProcess, type RemoteTaskChannel, type TaskProcessPlan, type TaskProcessResult } from '../../monitor/index.js';
 
 export type AttemptOutcome = ({ kind: 'exit' } & TaskProcessResult) | { kind: 'lost'; reason: string };
 
@@ -28,6 +28,19 @@ export function createLocalDispatcher(options: { workRoot?: string } = {}): Task
     async run(_host, req) {
       const r = await runTaskProcess(req.plan, { onLine: req.onLine, signal: req.signal, ...(options.workRoot !== undefined ? { workRoot: options.workRoot } : {}) });
       return { kind: 'exit', ...r };
+    },
+  };
+}
+
+/**
+ * Runs attempts on agents over their CommandStream (the monitor server's task channel). The agent adds
+ * FLOTILLA_AGENT_HOSTNAME (its --hostname) to the task's environment.
+ */
+export function createAgentDispatcher(channel: RemoteTaskChannel): TaskDispatcher {
+  return {
+    run(host, req) {
+      if (host === undefined) return Promise.resolve({ kind: 'lost', reason: 'no agent named' });
+      return channel.run({ attemptId: req.attemptId, host, plan: req.plan, signal: req.signal, onLine: req.onLine });
     },
   };
 }

@@ -19,6 +19,8 @@ import { FlowStore, type RunRow } from '../store/index.js';
 import { combineDispatchers, createLocalDispatcher, type TaskDispatcher } from './dispatch.js';
 import { RunEngine, type EngineEvents } from './run-engine.js';
 import { FlowTriggers } from './triggers.js';
+import { FlowMetrics } from './flow-metrics.js';
+import { FlowNotifier, type DeliveryOptions } from '../notify/index.js';
 
 export const FLOWS_LEADER_PREFIX = '/flotilla/flows/leader';
 
@@ -36,10 +38,12 @@ export interface FlowServiceOptions {
   /** Leader lease TTL in seconds. Default 5. */
   leaseTtlSeconds?: number;
   maxParallel?: number;
+  /** Retry policy of notification deliveries. Default: 5 retries, backoff from 500 ms to 30 s. */
+  notifyDelivery?: DeliveryOptions;
   now?: () => number;
 }
 
-export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leadership:changed': [boolean] }> implements Component {
+export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leadership:changed': [boolean]; 'service:stopping': [] }> implements Component {
   readonly name = 'flows';
   private store_: FlowStore | undefined;
   private engine: RunEngine | undefined;
@@ -51,6 +55,9 @@ export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leader
   private readonly now: () => number;
   private leaderAddr: string | undefined;
   private remote: TaskDispatcher | undefined;
+  /** Lateness and outcome metrics of the runs this server schedules. */
+  readonly metrics = new FlowMetrics();
+  private notifier: FlowNotifier | undefined;
 
   constructor(private readonly o: FlowServiceOptions) {
     super();
@@ -81,6 +88,21 @@ export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leader
     mkdirSync(this.o.dataDir, { recursive: true });
     this.store_ = new FlowStore(this.o.sql());
     await this.store_.migrate();
+    const notifier = new FlowNotifier({
+      logger: this.o.logger,
+      specOf: async (runId) => {
+        const run = await this.store.getRun(runId);
+        return run === undefined ? undefined : this.loadSpec(run.flow_key, run.version);
+      },
+      ...(this.o.notifyDelivery !== undefined ? { delivery: this.o.notifyDelivery } : {}),
+    });
+    this.notifier = notifier;
+    this.metrics.notifications = () => ({ delivered: notifier.deliveredTotal, failed: notifier.failedTotal });
+    this.on('run:state:changed', (e) => notifier.onRun(e));
+    this.on('task:state:changed', (e) => {
+      this.metrics.observe(e);
+      notifier.onTask(e);
+    });
     if (this.o.coord === undefined) {
       await this.becomeLeader();
       return;
@@ -90,7 +112,9 @@ export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leader
 
   async stop(): Promise<void> {
     this.abort.abort();
+    this.emit('service:stopping');
     await this.stepDown();
+    await this.notifier?.stop();
     await this.campaign?.catch(() => undefined);
     await this.leadership?.resign().catch(() => undefined);
   }

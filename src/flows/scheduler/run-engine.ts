@@ -18,7 +18,11 @@ import type { FlowStore, LogRow, RunRow, TaskRow } from '../store/index.js';
 import { localHostname, type AttemptOutcome, type TaskDispatcher } from './dispatch.js';
 import { occurrenceAtOrAfter, retryDelayMs, timerAt } from './timing.js';
 
-export interface TaskStateEvent { runId: string; flow: string; task: string; state: TaskState; reason: string; tryNumber: number; timeMs: number }
+export interface TaskStateEvent {
+  runId: string; flow: string; task: string; state: TaskState; reason: string; tryNumber: number; timeMs: number;
+  /** On `running` for a new attempt: its start minus its scheduled time. */
+  latenessMs?: number;
+}
 export interface RunStateEvent { runId: string; flow: string; state: RunState; reason: string; timeMs: number }
 export interface EngineEvents {
   'task:state:changed': [TaskStateEvent];
@@ -187,7 +191,10 @@ export class RunEngine extends EventEmitter<EngineEvents> {
     if (isFinished(state)) fields.ended_ms = t;
     await this.o.store.updateTask(run.row.id, key, fields, { state, reason, timeMs: t });
     Object.assign(ti, fields);
-    this.emit('task:state:changed', { runId: run.row.id, flow: run.row.flow_key, task: key, state, reason, tryNumber: ti.try_number, timeMs: t });
+    this.emit('task:state:changed', {
+      runId: run.row.id, flow: run.row.flow_key, task: key, state, reason, tryNumber: ti.try_number, timeMs: t,
+      ...(state === 'running' && typeof extra.lateness_ms === 'number' ? { latenessMs: extra.lateness_ms } : {}),
+    });
   }
 
   /** Decides a `none` instance from its upstreams' states (called when one of them finishes). */

@@ -20,6 +20,7 @@ import { applyCommand } from './commands.js';
 import { ConfigWatch } from './config-watch.js';
 import { DEFAULT_HEARTBEAT_TTL_SECONDS, Heartbeat } from './heartbeat.js';
 import { MetricCatalog } from './metric-catalog.js';
+import { AgentTasks } from './remote-tasks.js';
 import type { BufferedSample } from './sample-buffer.js';
 import { SampleBuffer } from './sample-buffer.js';
 import { SettingsHolder } from './settings.js';
@@ -74,6 +75,7 @@ class AgentImpl implements Agent {
   private configWatch: ConfigWatch | undefined;
   private heartbeat: Heartbeat | undefined;
   private stream: StreamClient | undefined;
+  private tasks: AgentTasks | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
   private wakeLoop: (() => void) | undefined;
@@ -127,7 +129,9 @@ class AgentImpl implements Agent {
         JSON.stringify({ hostname: o.hostname, incarnation: this.incarnation, version: flotillaVersion, pid: process.pid, startedAtMs: this.startedAtMs, server: o.server }),
     });
     await this.heartbeat.start();
+    this.tasks = new AgentTasks({ hostname: o.hostname, logger: this.logger });
     this.stream = new StreamClient({
+      tasks: this.tasks,
       server: o.server,
       hostname: o.hostname,
       buffer: this.buffer,
@@ -150,6 +154,7 @@ class AgentImpl implements Agent {
     this.stopped = true;
     this.wakeLoop?.();
     await this.loop;
+    await this.tasks?.stop();
     await this.stream?.stop();
     await this.heartbeat?.stop();
     await this.configWatch?.stop();

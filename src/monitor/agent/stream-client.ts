@@ -17,6 +17,8 @@ import { FlotillaError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { CommandResult, IncomingCommand } from './commands.js';
 import type { SampleBuffer } from './sample-buffer.js';
+import type { AgentTasks } from './remote-tasks.js';
+import { applyTaskMessage, taskEventMessage } from './task-wire.js';
 import { ackMessage, batchMessage, fromWireCommand, helloMessage, type HelloFields } from './wire.js';
 
 export interface StreamClientOptions {
@@ -28,6 +30,8 @@ export interface StreamClientOptions {
   hello: () => Omit<HelloFields, 'ackedSeq'>;
   /** Applies a command; its result is acked. */
   onCommand: (cmd: IncomingCommand) => CommandResult;
+  /** Workflow task attempts (run_task, cancel_task); their unacked events are sent again after a reconnect. */
+  tasks?: AgentTasks;
   logger: Logger;
   /** First reconnect delay ceiling in ms. Default: 250. */
   reconnectBaseMs?: number;
@@ -154,6 +158,11 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
           yield msg;
           continue;
         }
+        const taskEvent = o.tasks?.next();
+        if (taskEvent !== undefined) {
+          yield taskEventMessage(taskEvent);
+          continue;
+        }
         const b = await buffer.next(lastSent);
         if (b !== undefined) {
           lastSent = b.seq;
@@ -171,6 +180,8 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
             if (!welcomed) {
               welcomed = true;
               seqAtWelcome = buffer.lastSeq;
+              o.tasks?.sessionStarted();
+              o.tasks?.setWake(() => wakeup.wake());
               this.isConnected = true;
               onWelcome();
               o.logger.info({ server: o.server, serverVersion: msg.kind.value.serverVersion, backlogBatches: buffer.lastSeq - buffer.ackedSeq }, 'connected to the monitor server');
@@ -194,6 +205,11 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
             wakeup.wake();
             break;
           }
+          case 'runTask':
+          case 'cancelTask':
+          case 'taskAck':
+            if (o.tasks !== undefined) applyTaskMessage(o.tasks, msg);
+            break;
           default:
             break; // a message kind from a newer server: ignored
         }

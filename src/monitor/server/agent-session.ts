@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Code, FlotillaError } from '../../core/errors.js';
+import type { TaskOutgoing } from './task-channel.js';
 
 /** A command as the session sends it. */
 export interface OutgoingCommand {
@@ -23,7 +24,11 @@ export interface CommandResult {
 }
 
 /** One message for the agent, in domain terms (converted to ServerMessage at the edge). */
-export type Outgoing = { kind: 'welcome'; configJson: string } | { kind: 'ack'; seq: bigint } | { kind: 'command'; command: OutgoingCommand };
+export type Outgoing =
+  | { kind: 'welcome'; configJson: string }
+  | { kind: 'ack'; seq: bigint }
+  | { kind: 'command'; command: OutgoingCommand }
+  | { kind: 'task'; task: TaskOutgoing };
 
 interface Pending {
   action: string;
@@ -51,6 +56,7 @@ export class AgentSession {
   private welcome: string | undefined;
   private ackSeq: bigint | undefined;
   private readonly commands: OutgoingCommand[] = [];
+  private readonly tasks: TaskOutgoing[] = [];
   private readonly pending = new Map<string, Pending>();
   private wake: (() => void) | undefined;
   private closedWith: FlotillaError | undefined;
@@ -95,6 +101,13 @@ export class AgentSession {
     });
   }
 
+  /** Queues a workflow task message (run, cancel, ack of task events); dropped when the stream has ended. */
+  sendTask(task: TaskOutgoing): void {
+    if (this.closed) return;
+    this.tasks.push(task);
+    this.notify();
+  }
+
   /** An ack from the agent; false when no command with that id is waiting (late or unknown). */
   commandAcked(result: CommandResult): boolean {
     const p = this.pending.get(result.id);
@@ -116,6 +129,7 @@ export class AgentSession {
     }
     this.pending.clear();
     this.commands.length = 0;
+    this.tasks.length = 0;
     this.notify();
   }
 
@@ -141,6 +155,11 @@ export class AgentSession {
       const command = this.commands.shift();
       if (command !== undefined) {
         yield { kind: 'command', command };
+        continue;
+      }
+      const task = this.tasks.shift();
+      if (task !== undefined) {
+        yield { kind: 'task', task };
         continue;
       }
       await new Promise<void>((resolve) => (this.wake = resolve));

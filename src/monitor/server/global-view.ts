@@ -300,6 +300,20 @@ export class GlobalView extends EventEmitter<GlobalViewEventMap> {
     return result;
   }
 
+  /** The last batch seq taken from the host (0n when unknown). */
+  lastSeq(hostname: string): bigint {
+    return this.hosts.get(hostname)?.lastSeq ?? 0n;
+  }
+
+  /**
+   * Undoes the taking of batch `seq` (its samples could not be stored): the seq goes back to `previous`,
+   * so the agent's resend is taken instead of being dropped as a duplicate.
+   */
+  untake(hostname: string, seq: bigint, previous: bigint): void {
+    const h = this.hosts.get(hostname);
+    if (h !== undefined && h.lastSeq === seq) h.lastSeq = previous;
+  }
+
   snapshot(hostname: string, options: { metrics?: boolean } = {}): AgentSnapshot | undefined {
     const h = this.hosts.get(hostname);
     if (h === undefined) return undefined;

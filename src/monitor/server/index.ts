@@ -14,9 +14,11 @@ import { createConfigWatch, createDefaultConfigWriter } from './default-config.j
 import { GlobalView } from './global-view.js';
 import { createHeartbeatWatch } from './heartbeat-watch.js';
 import { registerAgentRoutes, type AgentRoutes } from './http-routes.js';
-import { createMonitorServiceImpl, registerMonitorService, SessionRegistry } from './monitor-service.js';
+import { createMonitorServiceImpl, registerMonitorService, SessionRegistry, type SampleStore } from './monitor-service.js';
 import type { PrefixWatch } from './prefix-watch.js';
 import { createSampleLog } from './sample-log.js';
+import type { Sample } from './sample-validate.js';
+import { TaskChannel, type RemoteTaskChannel } from './task-channel.js';
 
 export interface MonitorServerOptions {
   /** The coordination client; a function when it only exists once an earlier component has started. */
@@ -34,6 +36,12 @@ export interface MonitorServerOptions {
   helloTimeoutMs?: number;
   /** Coalescing period of the HTTP event stream. Default 500 ms. */
   eventFlushMs?: number;
+  /** Receives the samples of every batch taken (remote write); called synchronously, must not block. */
+  onSamples?: (hostname: string, samples: readonly Sample[]) => void;
+  /** How long an agent may stay disconnected before its running workflow tasks are lost. Default 10 000 ms. */
+  taskLostAfterMs?: number;
+  /** Stores every accepted sample before its batch is acked (the time-series store). Default: none. */
+  store?: SampleStore;
 }
 
 export interface MonitorServer extends Component {
@@ -46,6 +54,8 @@ export interface MonitorServer extends Component {
   synced(): Promise<void>;
   /** Number of open agent streams. */
   readonly connectedAgents: number;
+  /** Runs workflow task attempts on agents over their streams (the flows scheduler's `runs_on`). */
+  readonly tasks: RemoteTaskChannel;
 }
 
 export function createMonitorServer(options: MonitorServerOptions): MonitorServer {
@@ -53,6 +63,7 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
   const coord = (): Coord => (typeof options.coord === 'function' ? options.coord() : options.coord);
   const view = new GlobalView({ maxSeriesPerHost: options.maxSeriesPerHost, maxHosts: options.maxHosts });
   const sessions = new SessionRegistry();
+  const tasks = new TaskChannel({ logger, session: (host) => sessions.get(host), ...(options.taskLostAfterMs !== undefined ? { lostAfterMs: options.taskLostAfterMs } : {}) });
   let writer: ReturnType<typeof createDefaultConfigWriter> | undefined;
   let watches: PrefixWatch[] = [];
   const routes: AgentRoutes[] = [];
@@ -64,8 +75,11 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
       view,
       logger,
       sampleLog: createSampleLog({ logger, logSamples: options.logSamples }),
+      ...(options.store !== undefined ? { store: options.store } : {}),
       serverVersion: version,
       onHello: (host) => writer?.ensure(host),
+      onSamples: options.onSamples,
+      tasks,
       helloTimeoutMs: options.helloTimeoutMs,
       defaultCommandTimeoutMs: options.defaultCommandTimeoutMs,
     },
@@ -75,6 +89,7 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
   return {
     name: 'monitor-server',
     view,
+    tasks,
     get connectedAgents() {
       return sessions.size;
     },
@@ -98,6 +113,7 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
       for (const host of view.hostnames()) w.ensure(host);
     },
     async stop() {
+      tasks.close();
       sessions.closeAll();
       for (const r of routes) r.closeStreams();
       await Promise.all(watches.map((w) => w.stop()));
@@ -107,9 +123,11 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
 }
 
 export { GlobalView } from './global-view.js';
+export type { SampleStore } from './monitor-service.js';
 export type { AgentSnapshot, GlobalViewEventMap, GlobalViewOptions, IngestResult } from './global-view.js';
 export { COMMAND_ACTIONS, validateCommand, type CommandAction } from './command-validate.js';
 export { toAgentJson, type AgentJson } from './http-routes.js';
 export { writeDefaultConfig } from './default-config.js';
 export { formatSample } from './sample-log.js';
+export type { RemoteTaskChannel, RemoteTaskOutcome, RemoteTaskRequest } from './task-channel.js';
 export { createMonitorClient, type MonitorClient, type MonitorClientOptions, type AgentRow, type CommandAckResult } from './monitor-client.js';

@@ -22,16 +22,31 @@ import { AgentSession, type CommandResult } from './agent-session.js';
 import { validateCommand } from './command-validate.js';
 import type { GlobalView } from './global-view.js';
 import type { SampleLog } from './sample-log.js';
+import type { Sample } from './sample-validate.js';
 import { checkHostname } from './sample-validate.js';
+import type { AppendResult } from '../tsdb/types.js';
+import type { TaskChannel } from './task-channel.js';
+import { fromTaskLog, fromTaskResult } from './task-wire.js';
 import { fromBatch, toAgentInfo, toConnectError, toServerMessage } from './wire-convert.js';
+
+/** The part of the time-series store ingestion uses (src/monitor/tsdb). */
+export interface SampleStore {
+  appendHost(host: string, samples: readonly Sample[]): Promise<AppendResult>;
+}
 
 export interface MonitorServiceDeps {
   view: GlobalView;
   logger: Logger;
   sampleLog: SampleLog;
+  /** Where accepted samples are stored; a batch is acked only once its samples are durable there. */
+  store?: SampleStore;
   serverVersion: string;
   /** Called when an agent says hello (e.g. to write its default config). */
   onHello?: (hostname: string) => void;
+  /** Called with the samples of every batch taken (e.g. for remote write); must return at once. */
+  onSamples?: (hostname: string, samples: readonly Sample[]) => void;
+  /** Workflow task attempts on agents (run_task, task logs and results). */
+  tasks?: TaskChannel;
   /** Longest wait for the first message of a stream. Default 10 000 ms. */
   helloTimeoutMs?: number;
   /** Ack wait when SendCommand gives no timeout. Default 10 000 ms. */
@@ -115,10 +130,22 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
       const kind = next.value.kind;
       switch (kind.case) {
         case 'batch': {
+          const previousSeq = view.lastSeq(hostname);
           const result = view.ingest(hostname, fromBatch(kind.value));
           const snap = view.snapshot(hostname);
           deps.sampleLog.batch(hostname, kind.value.seq, kind.value.backlog, result, { series: snap?.series ?? 0, seriesRefused: snap?.seriesRefused ?? 0 });
+          if (deps.store !== undefined && result.taken && result.samples.length > 0) {
+            // The ack means durable: store first. On failure the batch is given back (the agent resends it).
+            try {
+              const stored = await deps.store.appendHost(hostname, result.samples);
+              if (stored.accepted < result.samples.length) logger.debug({ host: hostname, seq: kind.value.seq.toString(), refused: stored.rejected }, 'samples refused by the time-series store');
+            } catch (err) {
+              view.untake(hostname, kind.value.seq, previousSeq);
+              throw new FlotillaError(Code.UNAVAILABLE, `samples of ${hostname} could not be stored: ${FlotillaError.from(err).rawMessage}`, { cause: err });
+            }
+          }
           session.ackBatch(result.ackSeq);
+          if (result.accepted > 0) deps.onSamples?.(hostname, result.samples);
           break;
         }
         case 'ack': {
@@ -129,6 +156,14 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
           else if (r.ok) view.setReportedConfig(hostname, r.resultJson);
           break;
         }
+        case 'taskLog':
+          view.touch(hostname);
+          deps.tasks?.taskLog(session, fromTaskLog(kind.value));
+          break;
+        case 'taskResult':
+          view.touch(hostname);
+          deps.tasks?.taskResult(session, fromTaskResult(kind.value));
+          break;
         case 'hello':
           throw new FlotillaError(Code.INVALID_ARGUMENT, 'AgentHello sent twice on one stream');
         default:
@@ -163,6 +198,7 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
         `agent ${hostname} connected${replaced !== undefined ? ' (replacing its previous stream)' : ''}`,
       );
       deps.onHello?.(hostname);
+      deps.tasks?.sessionOpened(session);
       session.sendWelcome(view.storedConfigJson(hostname));
       view.setReportedConfig(hostname, hello.configJson);
       const onAbort = (): void => session.close();
@@ -183,6 +219,7 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
         ctx.signal.removeEventListener('abort', onAbort);
         session.close();
         if (sessions.remove(session)) {
+          deps.tasks?.sessionClosed(session);
           view.agentDisconnected(hostname);
           logger.info({ host: hostname }, `agent ${hostname} disconnected`);
         }

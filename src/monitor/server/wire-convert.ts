@@ -14,6 +14,7 @@ import {
 import type { Outgoing } from './agent-session.js';
 import type { AgentSnapshot, BatchInput } from './global-view.js';
 import type { Sample } from './sample-validate.js';
+import { toTaskMessage } from './task-wire.js';
 
 export function fromBatch(batch: MetricBatch): BatchInput {
   return {
@@ -36,6 +37,8 @@ export function toServerMessage(out: Outgoing, serverVersion: string): ServerMes
           value: { id: out.command.id, action: out.command.action, payloadJson: out.command.payloadJson, deadlineMs: BigInt(out.command.deadlineMs) },
         },
       });
+    case 'task':
+      return toTaskMessage(out.task);
   }
 }
 

@@ -3,30 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FLOTILLA_BIN, REPO_ROOT, type Cleanup, startEtcd, startFlotilla, tempDir, type ProcessHandle } from '../../testkit/index.js';
-
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [FLOTILLA_BIN, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-interface RunView { run: { id: string; state: string }; tasks: { task_key: string; state: string; try_number: number }[]; attempts: { task_key: string; outcome: string }[] }
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  for (let i = 0; i < timeoutMs / 100; i++) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { type Cleanup, startEtcd, startFlotilla, startPostgres, tempDir, type ProcessHandle } from '../../testkit/index.js';
+import { api, cli, until, type RunView } from './e2e-helpers.js';
 
 function startServer(t: Cleanup, extra: (p: (n: string) => number) => string[], dataDir?: string): Promise<ProcessHandle> {
   return startFlotilla(
@@ -47,8 +25,8 @@ describe('flotilla flow against a real server', () => {
     assert.equal(cli(['flow', 'validate', file]).code, 0);
   });
 
-  it('kill -9 the server mid-run: after a restart the run continues and no succeeded task runs again', async (t) => {
-    const server = await startServer(t, (port) => ['--coord-listen', `127.0.0.1:${port('coord')}`]);
+  const killMidRun = async (t: Cleanup, db: string[]): Promise<void> => {
+    const server = await startServer(t, (port) => ['--coord-listen', `127.0.0.1:${port('coord')}`, ...db]);
     const base = `http://127.0.0.1:${server.port('http')}`;
     const dir = await tempDir(t);
     const counter = join(dir, 'a-runs.txt');
@@ -62,7 +40,7 @@ tasks:
 workflow:
   - a -> b -> c
 `);
-    const submit = cli(['flow', 'submit', join(dir, 'flow.yaml'), '--api', `127.0.0.1:${server.port('http')}`]);
+    const submit = cli(['flow', 'submit', join(dir, 'flow.yaml'), '--http', `127.0.0.1:${server.port('http')}`]);
     assert.equal(submit.code, 0, submit.stderr);
     const run = await api<{ id: string }>(base, 'POST', '/api/v1/flows/crash/runs');
     await until('b running', async () => ((await api<RunView>(base, 'GET', `/api/v1/flows/runs/${run.id}`)).tasks.find((x) => x.task_key === 'b')?.state === 'running' ? true : undefined));
@@ -77,11 +55,18 @@ workflow:
     assert.deepEqual(done.attempts.filter((x) => x.task_key === 'b').map((x) => x.outcome), ['lost', 'success']);
     const events = await api<{ events: { task_key: string; state: string }[] }>(base, 'GET', `/api/v1/flows/runs/${run.id}/events`);
     assert.ok(events.events.some((e) => e.task_key === 'b' && e.state === 'restarting'));
-    const logs = cli(['flow', 'logs', run.id, 'b', '--api', `127.0.0.1:${server.port('http')}`]);
+    const logs = cli(['flow', 'logs', run.id, 'b', '--http', `127.0.0.1:${server.port('http')}`]);
     assert.equal(logs.stdout, 'b done\n');
-    const wait = cli(['flow', 'run', 'crash', '--wait', '--api', `127.0.0.1:${server.port('http')}`]);
+    const wait = cli(['flow', 'run', 'crash', '--wait', '--http', `127.0.0.1:${server.port('http')}`]);
     assert.equal(wait.code, 0, wait.stderr);
     assert.match(wait.stdout, /: success\n/);
+  };
+
+  it('kill -9 the server mid-run: after a restart the run continues and no succeeded task runs again', async (t) => killMidRun(t, []));
+
+  it('the same with --db on a real PostgreSQL', async (t) => {
+    const pg = await startPostgres({ t });
+    await killMidRun(t, ['--db', pg.url]);
   });
 
   it('two servers on one real etcd: only one schedules; when it dies the other takes over and no run starts twice', async (t) => {
@@ -97,7 +82,7 @@ tasks:
   t: { command: "echo tick" }
 workflow: []
 `);
-    assert.equal(cli(['flow', 'submit', join(dir, 'tick.yaml'), '--api', `127.0.0.1:${s2.port('http')}`]).code, 0);
+    assert.equal(cli(['flow', 'submit', join(dir, 'tick.yaml'), '--http', `127.0.0.1:${s2.port('http')}`]).code, 0);
     const leaderOf = async (): Promise<string> => (await api<{ leader: string }>(b2, 'GET', '/api/v1/flows')).leader;
     const first = await until('a leader', async () => (await leaderOf()) ?? undefined);
     assert.ok(first === `127.0.0.1:${s1.port('http')}` || first === `127.0.0.1:${s2.port('http')}`);

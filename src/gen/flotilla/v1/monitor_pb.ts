@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flotilla/v1/monitor.proto.
  */
 export const file_flotilla_v1_monitor: GenFile = /*@__PURE__*/
-  fileDesc("ChlmbG90aWxsYS92MS9tb25pdG9yLnByb3RvEgtmbG90aWxsYS52MSKqAQoGTWV0cmljEg8KB3RpbWVfbXMYASABKAMSEAoIaG9zdG5hbWUYAiABKAkSDgoGbWV0cmljGAMgASgJEg0KBXZhbHVlGAQgASgBEi8KBmxhYmVscxgFIAMoCzIfLmZsb3RpbGxhLnYxLk1ldHJpYy5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImgKC01ldHJpY0JhdGNoEgsKA3NlcRgBIAEoBBIkCgdtZXRyaWNzGAIgAygLMhMuZmxvdGlsbGEudjEuTWV0cmljEhUKDWRyb3BwZWRfdG90YWwYAyABKAQSDwoHYmFja2xvZxgEIAEoCCKHAQoKQWdlbnRIZWxsbxIQCghob3N0bmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2luY2FybmF0aW9uGAMgASgJEhMKC2NvbmZpZ19qc29uGAQgASgJEhkKEWF2YWlsYWJsZV9tZXRyaWNzGAUgAygJEhEKCWFja2VkX3NlcRgGIAEoBCI8Cg1TZXJ2ZXJXZWxjb21lEhYKDnNlcnZlcl92ZXJzaW9uGAEgASgJEhMKC2NvbmZpZ19qc29uGAIgASgJIhcKCEJhdGNoQWNrEgsKA3NlcRgBIAEoBCJQCgdDb21tYW5kEgoKAmlkGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIUCgxwYXlsb2FkX2pzb24YAyABKAkSEwoLZGVhZGxpbmVfbXMYBCABKAMiSgoKQ29tbWFuZEFjaxIKCgJpZBgBIAEoCRIKCgJvaxgCIAEoCBIPCgdtZXNzYWdlGAMgASgJEhMKC3Jlc3VsdF9qc29uGAQgASgJIpkBCgxBZ2VudE1lc3NhZ2USKAoFaGVsbG8YASABKAsyFy5mbG90aWxsYS52MS5BZ2VudEhlbGxvSAASKQoFYmF0Y2gYAiABKAsyGC5mbG90aWxsYS52MS5NZXRyaWNCYXRjaEgAEiYKA2FjaxgDIAEoCzIXLmZsb3RpbGxhLnYxLkNvbW1hbmRBY2tIAEIGCgRraW5kSgQIChAeIqEBCg1TZXJ2ZXJNZXNzYWdlEi0KB3dlbGNvbWUYASABKAsyGi5mbG90aWxsYS52MS5TZXJ2ZXJXZWxjb21lSAASJwoHY29tbWFuZBgCIAEoCzIULmZsb3RpbGxhLnYxLkNvbW1hbmRIABIqCgliYXRjaF9hY2sYAyABKAsyFS5mbG90aWxsYS52MS5CYXRjaEFja0gAQgYKBGtpbmRKBAgKEB4iYAoSU2VuZENvbW1hbmRSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIUCgxwYXlsb2FkX2pzb24YAyABKAkSEgoKdGltZW91dF9tcxgEIAEoAyI7ChNTZW5kQ29tbWFuZFJlc3BvbnNlEiQKA2FjaxgBIAEoCzIXLmZsb3RpbGxhLnYxLkNvbW1hbmRBY2siJQoRTGlzdEFnZW50c1JlcXVlc3QSEAoIaG9zdG5hbWUYASABKAki6gEKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRINCgVhbGl2ZRgCIAEoCBIRCgljb25uZWN0ZWQYAyABKAgSFAoMbGFzdF9zZWVuX21zGAQgASgDEhMKC2NvbmZpZ19qc29uGAUgASgJEhgKEHNhbXBsZXNfcmVjZWl2ZWQYBiABKAQSFwoPc2FtcGxlc19kcm9wcGVkGAcgASgEEikKDGxhc3RfbWV0cmljcxgIIAMoCzITLmZsb3RpbGxhLnYxLk1ldHJpYxIPCgd2ZXJzaW9uGAkgASgJEg8KB2FkZHJlc3MYCiABKAkiPAoSTGlzdEFnZW50c1Jlc3BvbnNlEiYKBmFnZW50cxgBIAMoCzIWLmZsb3RpbGxhLnYxLkFnZW50SW5mbzL9AQoOTW9uaXRvclNlcnZpY2USSgoNQ29tbWFuZFN0cmVhbRIZLmZsb3RpbGxhLnYxLkFnZW50TWVzc2FnZRoaLmZsb3RpbGxhLnYxLlNlcnZlck1lc3NhZ2UoATABElAKC1NlbmRDb21tYW5kEh8uZmxvdGlsbGEudjEuU2VuZENvbW1hbmRSZXF1ZXN0GiAuZmxvdGlsbGEudjEuU2VuZENvbW1hbmRSZXNwb25zZRJNCgpMaXN0QWdlbnRzEh4uZmxvdGlsbGEudjEuTGlzdEFnZW50c1JlcXVlc3QaHy5mbG90aWxsYS52MS5MaXN0QWdlbnRzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChlmbG90aWxsYS92MS9tb25pdG9yLnByb3RvEgtmbG90aWxsYS52MSKqAQoGTWV0cmljEg8KB3RpbWVfbXMYASABKAMSEAoIaG9zdG5hbWUYAiABKAkSDgoGbWV0cmljGAMgASgJEg0KBXZhbHVlGAQgASgBEi8KBmxhYmVscxgFIAMoCzIfLmZsb3RpbGxhLnYxLk1ldHJpYy5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImgKC01ldHJpY0JhdGNoEgsKA3NlcRgBIAEoBBIkCgdtZXRyaWNzGAIgAygLMhMuZmxvdGlsbGEudjEuTWV0cmljEhUKDWRyb3BwZWRfdG90YWwYAyABKAQSDwoHYmFja2xvZxgEIAEoCCKHAQoKQWdlbnRIZWxsbxIQCghob3N0bmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2luY2FybmF0aW9uGAMgASgJEhMKC2NvbmZpZ19qc29uGAQgASgJEhkKEWF2YWlsYWJsZV9tZXRyaWNzGAUgAygJEhEKCWFja2VkX3NlcRgGIAEoBCI8Cg1TZXJ2ZXJXZWxjb21lEhYKDnNlcnZlcl92ZXJzaW9uGAEgASgJEhMKC2NvbmZpZ19qc29uGAIgASgJIhcKCEJhdGNoQWNrEgsKA3NlcRgBIAEoBCJQCgdDb21tYW5kEgoKAmlkGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIUCgxwYXlsb2FkX2pzb24YAyABKAkSEwoLZGVhZGxpbmVfbXMYBCABKAMiSgoKQ29tbWFuZEFjaxIKCgJpZBgBIAEoCRIKCgJvaxgCIAEoCBIPCgdtZXNzYWdlGAMgASgJEhMKC3Jlc3VsdF9qc29uGAQgASgJIvMBCgxBZ2VudE1lc3NhZ2USKAoFaGVsbG8YASABKAsyFy5mbG90aWxsYS52MS5BZ2VudEhlbGxvSAASKQoFYmF0Y2gYAiABKAsyGC5mbG90aWxsYS52MS5NZXRyaWNCYXRjaEgAEiYKA2FjaxgDIAEoCzIXLmZsb3RpbGxhLnYxLkNvbW1hbmRBY2tIABIoCgh0YXNrX2xvZxgKIAEoCzIULmZsb3RpbGxhLnYxLlRhc2tMb2dIABIuCgt0YXNrX3Jlc3VsdBgLIAEoCzIXLmZsb3RpbGxhLnYxLlRhc2tSZXN1bHRIAEIGCgRraW5kSgQIDBAeIqUCCg1TZXJ2ZXJNZXNzYWdlEi0KB3dlbGNvbWUYASABKAsyGi5mbG90aWxsYS52MS5TZXJ2ZXJXZWxjb21lSAASJwoHY29tbWFuZBgCIAEoCzIULmZsb3RpbGxhLnYxLkNvbW1hbmRIABIqCgliYXRjaF9hY2sYAyABKAsyFS5mbG90aWxsYS52MS5CYXRjaEFja0gAEigKCHJ1bl90YXNrGAogASgLMhQuZmxvdGlsbGEudjEuUnVuVGFza0gAEi4KC2NhbmNlbF90YXNrGAsgASgLMhcuZmxvdGlsbGEudjEuQ2FuY2VsVGFza0gAEigKCHRhc2tfYWNrGAwgASgLMhQuZmxvdGlsbGEudjEuVGFza0Fja0gAQgYKBGtpbmRKBAgNEB4iKQoIVGFza0ZpbGUSDAoEbmFtZRgBIAEoCRIPCgdjb250ZW50GAIgASgMIr0BCgdSdW5UYXNrEhIKCmF0dGVtcHRfaWQYASABKAkSJAoFZmlsZXMYAiADKAsyFS5mbG90aWxsYS52MS5UYXNrRmlsZRIMCgRhcmd2GAMgAygJEioKA2VudhgEIAMoCzIdLmZsb3RpbGxhLnYxLlJ1blRhc2suRW52RW50cnkSEgoKdGltZW91dF9tcxgFIAEoAxoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjAKCkNhbmNlbFRhc2sSEgoKYXR0ZW1wdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQAoHVGFza0FjaxISCgphdHRlbXB0X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIUCgxyZXN1bHRfdGFrZW4YAyABKAgiagoHVGFza0xvZxISCgphdHRlbXB0X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIOCgZzdHJlYW0YAyABKAkSDAoEbGluZRgEIAEoCRIPCgd0aW1lX21zGAUgASgDEg8KB2Ryb3BwZWQYBiABKAQitAEKClRhc2tSZXN1bHQSEgoKYXR0ZW1wdF9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoBBIRCglleGl0X2NvZGUYAyABKAUSDgoGZXhpdGVkGAQgASgIEg4KBnNpZ25hbBgFIAEoCRIRCgl0aW1lZF9vdXQYBiABKAgSEQoJY2FuY2VsbGVkGAcgASgIEhgKEGxhc3Rfc3Rkb3V0X2xpbmUYCCABKAkSDQoFZXJyb3IYCSABKAkiYAoSU2VuZENvbW1hbmRSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIUCgxwYXlsb2FkX2pzb24YAyABKAkSEgoKdGltZW91dF9tcxgEIAEoAyI7ChNTZW5kQ29tbWFuZFJlc3BvbnNlEiQKA2FjaxgBIAEoCzIXLmZsb3RpbGxhLnYxLkNvbW1hbmRBY2siJQoRTGlzdEFnZW50c1JlcXVlc3QSEAoIaG9zdG5hbWUYASABKAki6gEKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRINCgVhbGl2ZRgCIAEoCBIRCgljb25uZWN0ZWQYAyABKAgSFAoMbGFzdF9zZWVuX21zGAQgASgDEhMKC2NvbmZpZ19qc29uGAUgASgJEhgKEHNhbXBsZXNfcmVjZWl2ZWQYBiABKAQSFwoPc2FtcGxlc19kcm9wcGVkGAcgASgEEikKDGxhc3RfbWV0cmljcxgIIAMoCzITLmZsb3RpbGxhLnYxLk1ldHJpYxIPCgd2ZXJzaW9uGAkgASgJEg8KB2FkZHJlc3MYCiABKAkiPAoSTGlzdEFnZW50c1Jlc3BvbnNlEiYKBmFnZW50cxgBIAMoCzIWLmZsb3RpbGxhLnYxLkFnZW50SW5mbzL9AQoOTW9uaXRvclNlcnZpY2USSgoNQ29tbWFuZFN0cmVhbRIZLmZsb3RpbGxhLnYxLkFnZW50TWVzc2FnZRoaLmZsb3RpbGxhLnYxLlNlcnZlck1lc3NhZ2UoATABElAKC1NlbmRDb21tYW5kEh8uZmxvdGlsbGEudjEuU2VuZENvbW1hbmRSZXF1ZXN0GiAuZmxvdGlsbGEudjEuU2VuZENvbW1hbmRSZXNwb25zZRJNCgpMaXN0QWdlbnRzEh4uZmxvdGlsbGEudjEuTGlzdEFnZW50c1JlcXVlc3QaHy5mbG90aWxsYS52MS5MaXN0QWdlbnRzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * One sample: (time, hostname, metric, value) as the source documents name it, plus labels (device,
@@ -198,7 +198,7 @@ export const BatchAckSchema: GenMessage<BatchAck> = /*@__PURE__*/
 
 /**
  * A command for an agent. Actions: set_interval {"interval": seconds}, enable_metric {"metric": name},
- * disable_metric {"metric": name}, get_config {}, ping {}; later run_task and cancel_task.
+ * disable_metric {"metric": name}, get_config {}, ping {}. Workflow tasks travel as RunTask and CancelTask.
  *
  * @generated from message flotilla.v1.Command
  */
@@ -298,6 +298,20 @@ export type AgentMessage = Message<"flotilla.v1.AgentMessage"> & {
      */
     value: CommandAck;
     case: "ack";
+  } | {
+    /**
+     * Workflow task events (fields 10-29 belong to them).
+     *
+     * @generated from field: flotilla.v1.TaskLog task_log = 10;
+     */
+    value: TaskLog;
+    case: "taskLog";
+  } | {
+    /**
+     * @generated from field: flotilla.v1.TaskResult task_result = 11;
+     */
+    value: TaskResult;
+    case: "taskResult";
   } | { case: undefined; value?: undefined };
 };
 
@@ -333,6 +347,26 @@ export type ServerMessage = Message<"flotilla.v1.ServerMessage"> & {
      */
     value: BatchAck;
     case: "batchAck";
+  } | {
+    /**
+     * Workflow tasks (fields 10-29 belong to them).
+     *
+     * @generated from field: flotilla.v1.RunTask run_task = 10;
+     */
+    value: RunTask;
+    case: "runTask";
+  } | {
+    /**
+     * @generated from field: flotilla.v1.CancelTask cancel_task = 11;
+     */
+    value: CancelTask;
+    case: "cancelTask";
+  } | {
+    /**
+     * @generated from field: flotilla.v1.TaskAck task_ack = 12;
+     */
+    value: TaskAck;
+    case: "taskAck";
   } | { case: undefined; value?: undefined };
 };
 
@@ -342,6 +376,252 @@ export type ServerMessage = Message<"flotilla.v1.ServerMessage"> & {
  */
 export const ServerMessageSchema: GenMessage<ServerMessage> = /*@__PURE__*/
   messageDesc(file_flotilla_v1_monitor, 8);
+
+/**
+ * One file that travels with a task (the executor script), written into the attempt's working directory.
+ *
+ * @generated from message flotilla.v1.TaskFile
+ */
+export type TaskFile = Message<"flotilla.v1.TaskFile"> & {
+  /**
+   * Relative path inside the working directory (no "..", not absolute).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bytes content = 2;
+   */
+  content: Uint8Array;
+};
+
+/**
+ * Describes the message flotilla.v1.TaskFile.
+ * Use `create(TaskFileSchema)` to create a new message.
+ */
+export const TaskFileSchema: GenMessage<TaskFile> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 9);
+
+/**
+ * Runs one attempt of a workflow task on the agent: the files are written to a fresh directory, argv runs
+ * there in its own process group with env added, and a timeout kills the whole group.
+ *
+ * @generated from message flotilla.v1.RunTask
+ */
+export type RunTask = Message<"flotilla.v1.RunTask"> & {
+  /**
+   * Unique per attempt ("<run>/<task>/<try>"); every TaskLog and the TaskResult carry it.
+   *
+   * @generated from field: string attempt_id = 1;
+   */
+  attemptId: string;
+
+  /**
+   * @generated from field: repeated flotilla.v1.TaskFile files = 2;
+   */
+  files: TaskFile[];
+
+  /**
+   * The program and its arguments.
+   *
+   * @generated from field: repeated string argv = 3;
+   */
+  argv: string[];
+
+  /**
+   * @generated from field: map<string, string> env = 4;
+   */
+  env: { [key: string]: string };
+
+  /**
+   * Kill the process group after this long; 0 = no limit.
+   *
+   * @generated from field: int64 timeout_ms = 5;
+   */
+  timeoutMs: bigint;
+};
+
+/**
+ * Describes the message flotilla.v1.RunTask.
+ * Use `create(RunTaskSchema)` to create a new message.
+ */
+export const RunTaskSchema: GenMessage<RunTask> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 10);
+
+/**
+ * Stops a running attempt (its process group gets SIGTERM, then SIGKILL); the agent still reports its
+ * TaskResult (cancelled = true).
+ *
+ * @generated from message flotilla.v1.CancelTask
+ */
+export type CancelTask = Message<"flotilla.v1.CancelTask"> & {
+  /**
+   * @generated from field: string attempt_id = 1;
+   */
+  attemptId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message flotilla.v1.CancelTask.
+ * Use `create(CancelTaskSchema)` to create a new message.
+ */
+export const CancelTaskSchema: GenMessage<CancelTask> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 11);
+
+/**
+ * The server has recorded every TaskLog of the attempt with seq <= this; result_taken: and its TaskResult,
+ * so the agent may forget the attempt.
+ *
+ * @generated from message flotilla.v1.TaskAck
+ */
+export type TaskAck = Message<"flotilla.v1.TaskAck"> & {
+  /**
+   * @generated from field: string attempt_id = 1;
+   */
+  attemptId: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: bool result_taken = 3;
+   */
+  resultTaken: boolean;
+};
+
+/**
+ * Describes the message flotilla.v1.TaskAck.
+ * Use `create(TaskAckSchema)` to create a new message.
+ */
+export const TaskAckSchema: GenMessage<TaskAck> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 12);
+
+/**
+ * One line of a task's output.
+ *
+ * @generated from message flotilla.v1.TaskLog
+ */
+export type TaskLog = Message<"flotilla.v1.TaskLog"> & {
+  /**
+   * @generated from field: string attempt_id = 1;
+   */
+  attemptId: string;
+
+  /**
+   * 1, 2, 3, ... per attempt; a line resent after a reconnect keeps its seq (the server drops repeats).
+   *
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * "stdout" or "stderr".
+   *
+   * @generated from field: string stream = 3;
+   */
+  stream: string;
+
+  /**
+   * @generated from field: string line = 4;
+   */
+  line: string;
+
+  /**
+   * @generated from field: int64 time_ms = 5;
+   */
+  timeMs: bigint;
+
+  /**
+   * Lines the agent dropped before this one (its buffer for a disconnected server was full).
+   *
+   * @generated from field: uint64 dropped = 6;
+   */
+  dropped: bigint;
+};
+
+/**
+ * Describes the message flotilla.v1.TaskLog.
+ * Use `create(TaskLogSchema)` to create a new message.
+ */
+export const TaskLogSchema: GenMessage<TaskLog> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 13);
+
+/**
+ * How an attempt ended on the agent. Sent until the server acks it (result_taken), also after a reconnect.
+ *
+ * @generated from message flotilla.v1.TaskResult
+ */
+export type TaskResult = Message<"flotilla.v1.TaskResult"> & {
+  /**
+   * @generated from field: string attempt_id = 1;
+   */
+  attemptId: string;
+
+  /**
+   * The seq of the last TaskLog sent before it.
+   *
+   * @generated from field: uint64 last_seq = 2;
+   */
+  lastSeq: bigint;
+
+  /**
+   * Exit code; meaningful when exited is true.
+   *
+   * @generated from field: int32 exit_code = 3;
+   */
+  exitCode: number;
+
+  /**
+   * @generated from field: bool exited = 4;
+   */
+  exited: boolean;
+
+  /**
+   * The signal that ended the process ("SIGKILL"), when one did.
+   *
+   * @generated from field: string signal = 5;
+   */
+  signal: string;
+
+  /**
+   * @generated from field: bool timed_out = 6;
+   */
+  timedOut: boolean;
+
+  /**
+   * @generated from field: bool cancelled = 7;
+   */
+  cancelled: boolean;
+
+  /**
+   * The last non-empty stdout line (a branch task names its chosen downstream tasks on it).
+   *
+   * @generated from field: string last_stdout_line = 8;
+   */
+  lastStdoutLine: string;
+
+  /**
+   * Set when the process could not be started at all (bad file name, missing program).
+   *
+   * @generated from field: string error = 9;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message flotilla.v1.TaskResult.
+ * Use `create(TaskResultSchema)` to create a new message.
+ */
+export const TaskResultSchema: GenMessage<TaskResult> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 14);
 
 /**
  * @generated from message flotilla.v1.SendCommandRequest
@@ -375,7 +655,7 @@ export type SendCommandRequest = Message<"flotilla.v1.SendCommandRequest"> & {
  * Use `create(SendCommandRequestSchema)` to create a new message.
  */
 export const SendCommandRequestSchema: GenMessage<SendCommandRequest> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 9);
+  messageDesc(file_flotilla_v1_monitor, 15);
 
 /**
  * @generated from message flotilla.v1.SendCommandResponse
@@ -392,7 +672,7 @@ export type SendCommandResponse = Message<"flotilla.v1.SendCommandResponse"> & {
  * Use `create(SendCommandResponseSchema)` to create a new message.
  */
 export const SendCommandResponseSchema: GenMessage<SendCommandResponse> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 10);
+  messageDesc(file_flotilla_v1_monitor, 16);
 
 /**
  * @generated from message flotilla.v1.ListAgentsRequest
@@ -411,7 +691,7 @@ export type ListAgentsRequest = Message<"flotilla.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 11);
+  messageDesc(file_flotilla_v1_monitor, 17);
 
 /**
  * @generated from message flotilla.v1.AgentInfo
@@ -487,7 +767,7 @@ export type AgentInfo = Message<"flotilla.v1.AgentInfo"> & {
  * Use `create(AgentInfoSchema)` to create a new message.
  */
 export const AgentInfoSchema: GenMessage<AgentInfo> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 12);
+  messageDesc(file_flotilla_v1_monitor, 18);
 
 /**
  * @generated from message flotilla.v1.ListAgentsResponse
@@ -504,7 +784,7 @@ export type ListAgentsResponse = Message<"flotilla.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 13);
+  messageDesc(file_flotilla_v1_monitor, 19);
 
 /**
  * @generated from service flotilla.v1.MonitorService

@@ -1,6 +1,7 @@
 /** The collectors, one per metric group, and the catalog of metric names the agent can emit. */
 import type { Collector, HostPaths } from './collector.js';
 import { DEFAULT_HOST_PATHS } from './collector.js';
+import { createCgroupCollector } from './cgroup.js';
 import { createCpuCollector } from './cpu.js';
 import { createDiskCollector } from './disk.js';
 import { createFilesystemCollector } from './filesystem.js';
@@ -18,5 +19,6 @@ export function createDefaultCollectors(paths: HostPaths = DEFAULT_HOST_PATHS): 
     createDiskCollector(paths),
     createNetworkCollector({ paths }),
     createFilesystemCollector({ paths }),
+    createCgroupCollector({ proc: paths.proc }),
   ];
 }

@@ -1,0 +1,3 @@
+export { FlowNotifier, type NotificationPayload, type NotifierOptions } from './notifier.js';
+export { postWebhook, type DeliveryOptions } from './webhook.js';
+export { sendMail, type MailMessage } from './smtp.js';

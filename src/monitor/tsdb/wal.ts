@@ -1,0 +1,226 @@
+/**
+ * The write-ahead log: one segment file per time window (`wal/<windowStartMs>.wal`), so a window's
+ * segment is deleted as soon as the window is written as a block, without rewriting anything.
+ *
+ * Appends are group-committed: entries go to an in-memory buffer per window, and one flush writes every
+ * buffer as one record and fdatasyncs the files; every `commit()` waiting when a flush starts resolves
+ * when it ends. A record is `[u32 length][u32 crc32][payload]` (little-endian); the payload is a sequence
+ * of entries `[u8 1][u32 id][u16 n][n bytes of labels JSON]` (a series) or `[u8 2][u32 id][f64 t][f64 v]`
+ * (a sample). A series entry always precedes its samples in the same segment. On replay, a record cut
+ * short or failing its checksum ends the segment (it was never acknowledged) and the file is truncated
+ * there.
+ */
+import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Code, FlotillaError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import type { Labels } from './types.js';
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
+  let c = -1;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+const HEADER = 8;
+const SERIES = 1;
+const SAMPLE = 2;
+
+/** A growable byte buffer with a reserved record header at the front. */
+class EntryBuffer {
+  buf = Buffer.allocUnsafe(64 * 1024);
+  len = HEADER;
+
+  ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+}
+
+export interface WalReplayHandler {
+  series(window: number, id: number, labels: Labels): void;
+  sample(window: number, id: number, t: number, v: number): void;
+}
+
+export class Wal {
+  private readonly pending = new Map<number, EntryBuffer>();
+  private readonly files = new Map<number, FileHandle>();
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private flushing = false;
+  private failed: FlotillaError | undefined;
+  private closed = false;
+  /** Bytes written since start (for stats). */
+  bytesWritten = 0;
+  fsyncs = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  private path(window: number): string {
+    return join(this.dir, `${window}.wal`);
+  }
+
+  /** Reads every segment in window order, truncating torn tails; returns the windows found. */
+  async replay(handler: WalReplayHandler): Promise<number[]> {
+    await mkdir(this.dir, { recursive: true });
+    const windows = (await readdir(this.dir))
+      .map((f) => /^(-?\d+)\.wal$/.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    for (const w of windows) {
+      const data = await readFile(this.path(w));
+      let off = 0;
+      while (off + HEADER <= data.length) {
+        const len = data.readUInt32LE(off);
+        const crc = data.readUInt32LE(off + 4);
+        if (len === 0 || off + HEADER + len > data.length || crc32(data, off + HEADER, off + HEADER + len) !== crc) break;
+        this.replayRecord(w, data, off + HEADER, off + HEADER + len, handler);
+        off += HEADER + len;
+      }
+      if (off !== data.length) {
+        this.logger.warn({ segment: this.path(w), validBytes: off, fileBytes: data.length }, 'WAL segment ends with a torn record (never acknowledged): truncated');
+        await truncate(this.path(w), off);
+      }
+    }
+    return windows;
+  }
+
+  private replayRecord(window: number, data: Buffer, start: number, end: number, handler: WalReplayHandler): void {
+    let p = start;
+    while (p < end) {
+      const type = data[p]!;
+      if (type === SERIES) {
+        const id = data.readUInt32LE(p + 1);
+        const n = data.readUInt16LE(p + 5);
+        const labels = JSON.parse(data.toString('utf8', p + 7, p + 7 + n)) as Labels;
+        handler.series(window, id, labels);
+        p += 7 + n;
+      } else if (type === SAMPLE) {
+        handler.sample(window, data.readUInt32LE(p + 1), data.readDoubleLE(p + 5), data.readDoubleLE(p + 13));
+        p += 21;
+      } else {
+        throw new FlotillaError(Code.INTERNAL, `WAL segment ${this.path(window)}: unknown entry type ${type} (the checksum matched: a bug or another format)`);
+      }
+    }
+  }
+
+  private buffer(window: number): EntryBuffer {
+    let b = this.pending.get(window);
+    if (b === undefined) this.pending.set(window, (b = new EntryBuffer()));
+    return b;
+  }
+
+  /** Logs a series' labels in `window`'s segment (before its first sample there). */
+  addSeries(window: number, id: number, labelsJson: string): void {
+    const b = this.buffer(window);
+    const n = Buffer.byteLength(labelsJson);
+    if (n > 0xffff) throw new FlotillaError(Code.INVALID_ARGUMENT, 'series labels longer than 65535 bytes');
+    b.ensure(7 + n);
+    b.buf[b.len] = SERIES;
+    b.buf.writeUInt32LE(id, b.len + 1);
+    b.buf.writeUInt16LE(n, b.len + 5);
+    b.buf.write(labelsJson, b.len + 7, 'utf8');
+    b.len += 7 + n;
+  }
+
+  addSample(window: number, id: number, t: number, v: number): void {
+    const b = this.buffer(window);
+    b.ensure(21);
+    const buf = b.buf;
+    const p = b.len;
+    buf[p] = SAMPLE;
+    buf.writeUInt32LE(id, p + 1);
+    buf.writeDoubleLE(t, p + 5);
+    buf.writeDoubleLE(v, p + 13);
+    b.len = p + 21;
+  }
+
+  /** Resolves once everything added so far is on disk (fdatasync), rejects when the log cannot be written. */
+  commit(): Promise<void> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    if (this.closed) return Promise.reject(new FlotillaError(Code.UNAVAILABLE, 'the time-series store is closed'));
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        queueMicrotask(() => void this.flushLoop());
+      }
+    });
+  }
+
+  private async file(window: number): Promise<FileHandle> {
+    let fh = this.files.get(window);
+    if (fh === undefined) {
+      fh = await open(this.path(window), 'a');
+      this.files.set(window, fh);
+    }
+    return fh;
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.waiters.length > 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      const buffers = [...this.pending.entries()];
+      this.pending.clear();
+      try {
+        for (const [window, b] of buffers) {
+          if (b.len === HEADER) continue;
+          b.buf.writeUInt32LE(b.len - HEADER, 0);
+          b.buf.writeUInt32LE(crc32(b.buf, HEADER, b.len), 4);
+          const fh = await this.file(window);
+          let off = 0;
+          while (off < b.len) off += (await fh.write(b.buf, off, b.len - off)).bytesWritten;
+          this.bytesWritten += b.len;
+        }
+        // Sync after every write, so one sync per file per flush.
+        for (const [window, b] of buffers) {
+          if (b.len === HEADER) continue;
+          await this.files.get(window)!.datasync();
+          this.fsyncs += 1;
+        }
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        this.failed = new FlotillaError(Code.UNAVAILABLE, `the write-ahead log cannot be written (${(err as Error).message}); the store refuses appends until restarted`, { cause: err });
+        this.logger.error({ err: (err as Error).message }, 'WAL write failed: appends refused from now on');
+        for (const w of [...waiters, ...this.waiters]) w.reject(this.failed);
+        this.waiters = [];
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** Deletes the segment of a window (its samples are now in a block). */
+  async dropWindow(window: number): Promise<void> {
+    const fh = this.files.get(window);
+    this.files.delete(window);
+    this.pending.delete(window);
+    await fh?.close();
+    await rm(this.path(window), { force: true });
+  }
+
+  /** Waits for the pending flush, then closes the files. */
+  async close(): Promise<void> {
+    if (this.waiters.length > 0 || this.flushing) await this.commit().catch(() => undefined);
+    this.closed = true;
+    for (const fh of this.files.values()) await fh.close().catch(() => undefined);
+    this.files.clear();
+  }
+}
