@@ -8,6 +8,7 @@ import { registerFlow } from './flow.js';
 import { registerHealth } from './health.js';
 import { registerKv } from './kv.js';
 import { registerNode } from './node.js';
+import { registerObj } from './obj.js';
 import { registerPub } from './pub.js';
 import { registerRing } from './ring.js';
 import { fail } from './run.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRing(program);
   registerFlow(program);
   registerPub(program);
+  registerObj(program);
   return program;
 }
 

@@ -36,6 +36,7 @@ interface NodePlan {
   zone: string;
   peer: string;
   http: string;
+  xfer: string;
 }
 
 export function planNodes(config: UpConfig): NodePlan[] {
@@ -45,6 +46,7 @@ export function planNodes(config: UpConfig): NodePlan[] {
     zone: `zone-${i + 1}`,
     peer: formatHostPort(host, config.peerPort + i),
     http: formatHostPort(host, config.nodeHttpPort + i),
+    xfer: formatHostPort(host, 5001 + i),
   }));
 }
 
@@ -126,7 +128,7 @@ export function registerUp(program: Command): void {
           ...nodes.map(
             (n): ChildSpec => ({
               name: n.name,
-              args: ['node', '--name', n.name, '--join', server, '--listen', n.peer, '--http', n.http, '--zone', n.zone, '--data-dir', join(config.dataDir, n.name)],
+              args: ['node', '--name', n.name, '--join', server, '--listen', n.peer, '--http', n.http, '--xfer', n.xfer, '--zone', n.zone, '--data-dir', join(config.dataDir, n.name)],
               ready: (signal) => waitForHttpReady(`http://${dialableAddress(n.http)}/healthz`, signal),
             }),
           ),
@@ -163,7 +165,7 @@ export function registerUp(program: Command): void {
               ['dashboard', `${httpUrl}  (the web dashboard; HTTP API under /api/v1, health /healthz)`],
               ['server gRPC', `${server}  (nodes join here; flotilla status asks here)`],
               ['coordination', `${coord}  (etcd v3 API)`],
-              ...nodes.map((n): [string, string] => [n.name, `peer ${dialableAddress(n.peer)}, HTTP http://${dialableAddress(n.http)}, zone ${n.zone}`]),
+              ...nodes.map((n): [string, string] => [n.name, `peer ${dialableAddress(n.peer)}, HTTP http://${dialableAddress(n.http)}, files ${dialableAddress(n.xfer)}, zone ${n.zone}`]),
             ]) +
             `\n` +
             formatStatusTable(status.members) +

@@ -32,7 +32,15 @@ export const nodeConfigSchema = z.object({
   listen: hostPort.default('0.0.0.0:7101'),
   /** agent role: the monitoring server's gRPC address. Default: the server this node joined through (or learned of when joining). */
   monitorServer: hostPort.optional(),
-  /** HTTP address (health, readiness; S3 later). */
+  /**
+   * objects role: address of the file transfer endpoints (POST /upload, /download). Default 0.0.0.0:5001;
+   * when that default port is taken the node runs without them (warning); an explicit address must be free.
+   * "off" disables them.
+   */
+  xfer: z.union([z.literal('off'), hostPort]).optional(),
+  /** objects role: S3 access keys accepted by the S3 API, ACCESS:SECRET[,ACCESS:SECRET...]. Default: none (S3 API refuses every request). */
+  s3Credentials: stringList.default([]).pipe(z.array(z.string().regex(/^[^:]{1,128}:.{1,256}$/, 'an S3 credential is ACCESS:SECRET'))),
+  /** HTTP address (health, readiness, /api/v1, the S3 API). */
   http: hostPort.default('0.0.0.0:9001'),
   /** Host other processes dial to reach this node. Default: the listen host, or this machine's first IPv4 address. */
   advertiseHost: z.string().min(1).optional(),
@@ -45,7 +53,7 @@ export const nodeConfigSchema = z.object({
   needRings: stringList.default([]),
   /** Default: ./.flotilla/<name>. */
   dataDir: z.string().min(1).optional(),
-  /** dir:PATH (default dir:<data-dir>/objects); s3://... comes with the object store. */
+  /** dir:PATH (default dir:<data-dir>/objects) or s3://[ACCESS:SECRET@]HOST[:PORT]/BUCKET[/PREFIX][?tls=1&region=R]. */
   backend: z
     .string()
     .optional()

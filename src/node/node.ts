@@ -35,6 +35,7 @@ import { createClusterRings } from '../cluster/index.js';
 import { createHttpServer, type HttpServer } from '../http/index.js';
 import { createNodeKv, kvDataDir, registerKvHttpRoutes } from '../kv/index.js';
 import { createAgent, type Agent } from '../monitor/index.js';
+import { createNodeObjects, createXferServer, registerS3Routes } from '../objects/index.js';
 import type { NodeConfig } from './config.js';
 
 export interface NodeProcess {
@@ -244,6 +245,41 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       )
     : undefined;
   if (kv !== undefined) registerKvHttpRoutes(http.app, { coordinator: () => kv.coordinator });
+  const objects = config.roles.includes('objects')
+    ? lifecycle.add(
+        createNodeObjects({
+          self: config.name,
+          dataDir: config.dataDir,
+          backend: backendSpec.value ?? { kind: 'dir', path: join(config.dataDir, 'objects') },
+          coord: () => coord!,
+          ring: (name) => rings.get(name),
+          view: () => view,
+          logger: logger.child({ component: 'objects' }),
+        }),
+      )
+    : undefined;
+  if (objects !== undefined) {
+    objects.registerRoutes(http.app);
+    registerS3Routes(http.app, objects.service, {
+      credentials: config.s3Credentials.map((c) => ({ accessKeyId: c.slice(0, c.indexOf(':')), secretAccessKey: c.slice(c.indexOf(':') + 1) })),
+      logger: logger.child({ component: 's3' }),
+    });
+    if (config.xfer !== 'off') {
+      const xfer = createXferServer({ listen: config.xfer ?? '0.0.0.0:5001', service: () => objects.service, logger: logger.child({ component: 'xfer' }) });
+      lifecycle.add({
+        name: 'xfer',
+        async start() {
+          try {
+            await xfer.start();
+          } catch (err) {
+            if (config.xfer !== undefined) throw err;
+            logger.warn({ err: (err as Error).message }, 'file transfer endpoints not started: the default port 5001 is taken (pass --xfer HOST:PORT)');
+          }
+        },
+        stop: () => xfer.stop(),
+      });
+    }
+  }
   let agent: Agent | undefined;
   if (config.roles.includes('agent')) {
     lifecycle.add({

@@ -40,6 +40,7 @@ import { createPubsubService } from '../pubsub/index.js';
 import type { ServerConfig } from './config.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerWebApp } from '../http/web-app.js';
+import { createObjectRingBuilders } from '../objects/index.js';
 
 export interface ServerProcess {
   readonly lifecycle: Lifecycle;
@@ -177,6 +178,10 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       ...(config.expectNodes !== undefined ? { autoBuild: { expectedNodes: config.expectNodes, ringName: 'kv', members: () => memberSourceFromView(view!, { role: 'kv' }) } } : {}),
     }),
   );
+
+  if (config.expectNodes !== undefined) {
+    lifecycle.add(createObjectRingBuilders({ coord: () => coord!, watcher: () => rings.watcher(), members: () => memberSourceFromView(view!, { role: 'objects' }), expectedNodes: config.expectNodes, logger: logger.child({ component: 'rings' }) }));
+  }
 
   // Before the HTTP server: publishing works as soon as the server answers; connections end before it closes.
   const pubsub = lifecycle.add(

@@ -40,7 +40,13 @@ describe('flotilla node: bad input', () => {
     { name: 'a malformed join address', args: async () => ['--join', 'nowhere'], code: 2, message: /\[config_invalid\] invalid --join: expected HOST:PORT/ },
     { name: 'a peer list nobody answers', args: async () => ['--peers', `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`], code: 1, message: /none of the peers answered/ },
     { name: 'both --join and --peers', args: async () => ['--join', server.grpc, '--peers', a.peer], code: 2, message: /give only one of --join, --peers/ },
-    { name: 'an S3 backend (not yet)', args: async () => ['--join', server.grpc, '--backend', 's3://bucket'], code: 2, message: /invalid --backend: S3 backends .* not supported yet/ },
+    {
+      name: 'a malformed S3 backend',
+      args: async () => ['--join', server.grpc, '--backend', 's3://bucket'],
+      code: 2,
+      message: /invalid --backend: expected s3:\/\/\[ACCESS:SECRET@\]HOST\[:PORT\]\/BUCKET/,
+    },
+    { name: 'an unknown backend kind', args: async () => ['--join', server.grpc, '--backend', 'ftp://x/y'], code: 2, message: /invalid --backend/ },
     { name: 'an unknown role', args: async () => ['--join', server.grpc, '--roles', 'kv,dancer'], code: 2, message: /invalid --roles/ },
     { name: 'a bad failure timeout', args: async () => ['--join', server.grpc, '--failure-timeout', 'soon'], code: 2, message: /invalid --failure-timeout/ },
   ];

@@ -10,19 +10,65 @@ import { performance } from 'node:perf_hooks';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { BackendInfo } from './node-record.js';
 
-export type BackendSpec = { kind: 'dir'; path: string };
+export type BackendSpec =
+  | { kind: 'dir'; path: string }
+  | {
+      kind: 's3';
+      /** http(s)://HOST:PORT */
+      endpoint: string;
+      bucket: string;
+      /** Key prefix inside the bucket ('' or ending in '/'). */
+      prefix: string;
+      region: string;
+      /** Undefined: from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY at start. */
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      /** s3://HOST:PORT/BUCKET/PREFIX, without credentials (what the node publishes). */
+      location: string;
+    };
 
-/** Parses `dir:PATH`; `s3://...` is refused until the object store supports it. */
+/**
+ * Parses `dir:PATH` or `s3://[ACCESS:SECRET@]HOST[:PORT]/BUCKET[/PREFIX][?tls=1&region=R]` (credentials
+ * percent-encoded; plain HTTP unless tls=1; region default us-east-1; path-style addressing).
+ */
 export function parseBackendSpec(text: string): { value: BackendSpec; error?: undefined } | { value?: undefined; error: string } {
   if (text.startsWith('dir:')) {
     const path = text.slice(4);
     if (path === '') return { error: 'dir: needs a path (dir:/var/lib/flotilla/objects)' };
     return { value: { kind: 'dir', path: resolve(path) } };
   }
-  if (text.startsWith('s3://')) {
-    return { error: 'S3 backends (s3://...) are not supported yet: they come with the object store; use dir:PATH for now' };
-  }
+  if (text.startsWith('s3://')) return parseS3Spec(text);
   return { error: `expected dir:PATH or s3://BUCKET (got ${JSON.stringify(text)})` };
+}
+
+function parseS3Spec(text: string): { value: BackendSpec; error?: undefined } | { value?: undefined; error: string } {
+  const usage = 'expected s3://[ACCESS:SECRET@]HOST[:PORT]/BUCKET[/PREFIX][?tls=1&region=R]';
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return { error: `${usage} (got an unparsable URL)` };
+  }
+  const [bucket = '', ...rest] = u.pathname.replace(/^\//, '').split('/');
+  if (u.hostname === '' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) return { error: `${usage}: the bucket name is 3-63 lower-case letters, digits, "." or "-"` };
+  const prefixPath = rest.filter((s) => s !== '').join('/');
+  if (prefixPath.split('/').some((s) => s === '..' || s === '.')) return { error: `${usage}: the prefix may not contain "." or ".." segments` };
+  for (const k of u.searchParams.keys()) if (k !== 'tls' && k !== 'region') return { error: `${usage}: unknown option ${k}` };
+  const tls = u.searchParams.get('tls') === '1' || u.searchParams.get('tls') === 'true';
+  const host = u.port !== '' ? `${u.hostname}:${u.port}` : u.hostname;
+  const prefix = prefixPath === '' ? '' : `${prefixPath}/`;
+  if ((u.username === '') !== (u.password === '')) return { error: `${usage}: give both ACCESS and SECRET, or neither (then AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)` };
+  return {
+    value: {
+      kind: 's3',
+      endpoint: `${tls ? 'https' : 'http'}://${host}`,
+      bucket,
+      prefix,
+      region: u.searchParams.get('region') ?? 'us-east-1',
+      ...(u.username !== '' ? { accessKeyId: decodeURIComponent(u.username), secretAccessKey: decodeURIComponent(u.password) } : {}),
+      location: `s3://${host}/${bucket}${prefix === '' ? '' : `/${prefix.slice(0, -1)}`}`,
+    },
+  };
 }
 
 export interface ProbeOptions {
@@ -40,6 +86,10 @@ const mbps = (bytes: number, ms: number): number => Math.round((bytes / 1e6 / Ma
 
 /** Creates the backend directory if needed, measures it and returns what the node registers. */
 export async function probeBackend(spec: BackendSpec, options: ProbeOptions = {}): Promise<BackendInfo> {
+  if (spec.kind === 's3') {
+    // Reached through the object store's S3 backend (src/objects), which checks the bucket at start.
+    return { kind: 's3', location: spec.location, capacityBytes: 0, freeBytes: 0, readMBps: 0, writeMBps: 0 };
+  }
   const size = options.testBytes ?? 4 * 1024 * 1024;
   try {
     await mkdir(spec.path, { recursive: true });

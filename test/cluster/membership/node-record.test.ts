@@ -36,9 +36,10 @@ describe('node records', () => {
 });
 
 describe('backends', () => {
-  it('parses dir:PATH and refuses s3:// and anything else with a reason', () => {
-    assert.equal(parseBackendSpec('dir:/tmp/x').value?.path, '/tmp/x');
-    assert.match(parseBackendSpec('s3://bucket').error!, /not supported yet/);
+  it('parses dir:PATH and s3://..., and refuses a bad s3:// and anything else with a reason', () => {
+    assert.deepEqual(parseBackendSpec('dir:/tmp/x').value, { kind: 'dir', path: '/tmp/x' });
+    assert.equal(parseBackendSpec('s3://k:s@127.0.0.1:9000/bucket').value?.kind, 's3');
+    assert.match(parseBackendSpec('s3://bucket').error!, /expected s3:\/\//);
     assert.match(parseBackendSpec('dir:').error!, /needs a path/);
     assert.match(parseBackendSpec('ftp://x').error!, /expected dir:PATH/);
   });

@@ -1,0 +1,99 @@
+/**
+ * The `ObjectBackend` seam: where one node keeps its replicas (a local directory or an S3-compatible
+ * bucket). A backend stores *blobs*: named byte streams with a small metadata string. The store chooses
+ * the names (`<policy>/<partition>/<hash>`, see store/blob-names.ts); user object names never become
+ * paths or backend keys. Every backend checks names anyway (checkBlobName) so that no name can leave it.
+ *
+ * Writes are atomic: a blob is visible whole or not at all. The metadata is computed *after* the body
+ * has streamed (it carries the body's checksum), so `put` takes a `finish` callback that sees the size
+ * and digests and returns the metadata, or throws to refuse the write (nothing is then visible).
+ */
+import type { Readable } from 'node:stream';
+import { Code, FlotillaError } from '../../core/errors.js';
+
+export interface BackendCapabilities {
+  /** get() with a byte range reads only that range. */
+  rangedReads: boolean;
+  /** The backend can copy a blob without streaming it through the node. */
+  serverSideCopy: boolean;
+  /** put() is atomic (always true for the backends here). */
+  atomicPut: boolean;
+}
+
+export interface WrittenBody {
+  size: number;
+  /** Hex SHA-256 of the body. */
+  sha256: string;
+  /** Hex MD5 of the body. */
+  md5: string;
+}
+
+export interface BlobHead {
+  /** Body size in bytes. */
+  size: number;
+  /** The metadata string given at put. */
+  meta: string;
+}
+
+export interface BlobListing {
+  name: string;
+  /** Bytes stored (body + metadata + footer). */
+  storedBytes: number;
+}
+
+export interface BackendSpace {
+  capacityBytes: number;
+  freeBytes: number;
+}
+
+export interface PutBlobOptions {
+  /** Called once the body has fully arrived; returns the metadata (<= MAX_BLOB_META_BYTES) or throws to refuse. */
+  finish: (written: WrittenBody) => string;
+  /** Refuse a body of another length. */
+  expectedSize?: number;
+}
+
+export interface ObjectBackend {
+  readonly kind: 'dir' | 's3';
+  /** Human-readable location (a path, or s3://host/bucket without credentials). */
+  readonly location: string;
+  readonly capabilities: BackendCapabilities;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Streams `body` into the blob `name`, replacing any previous one atomically. */
+  put(name: string, body: Readable, options: PutBlobOptions): Promise<WrittenBody>;
+  /** NOT_FOUND when missing. `range` is inclusive and must lie inside the body. */
+  get(name: string, range?: { start: number; end: number }): Promise<{ head: BlobHead; body: Readable }>;
+  /** undefined when missing. */
+  head(name: string): Promise<BlobHead | undefined>;
+  /** Removing a missing blob succeeds. */
+  delete(name: string): Promise<void>;
+  /** Every blob whose name starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<BlobListing>;
+  space(): Promise<BackendSpace>;
+}
+
+/** Longest blob name. */
+export const MAX_BLOB_NAME_BYTES = 512;
+/** Largest metadata string. */
+export const MAX_BLOB_META_BYTES = 16 * 1024;
+
+const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+/** Throws INVALID_ARGUMENT unless `name` is slash-separated segments of [A-Za-z0-9._-], none "." or "..", not starting with ".". */
+export function checkBlobName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > MAX_BLOB_NAME_BYTES) {
+    throw new FlotillaError(Code.INVALID_ARGUMENT, `a blob name is 1-${MAX_BLOB_NAME_BYTES} bytes`);
+  }
+  for (const seg of name.split('/')) {
+    if (!SEGMENT.test(seg)) throw new FlotillaError(Code.INVALID_ARGUMENT, `bad blob name ${JSON.stringify(name.slice(0, 80))}: segments are [A-Za-z0-9._-], not empty, not starting with "."`);
+  }
+}
+
+export function checkRange(range: { start: number; end: number } | undefined, size: number): void {
+  if (range === undefined) return;
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end >= size) {
+    throw new FlotillaError(Code.INVALID_ARGUMENT, `range ${start}-${end} is not inside 0-${size - 1}`, { details: { reason: 'range-not-satisfiable', size } });
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The stored form of a blob, the same in every backend: the body, then the metadata (UTF-8), then a
+ * 12-byte footer: the metadata length (uint32 BE) and the magic "FLBLOB01". The footer comes last
+ * because the metadata holds the body's checksum, known only once the body has streamed.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { Code, FlotillaError } from '../../core/errors.js';
+import { MAX_BLOB_META_BYTES, type WrittenBody } from './backend.js';
+
+export const BLOB_MAGIC = Buffer.from('FLBLOB01', 'latin1');
+export const FOOTER_BYTES = 12;
+
+/** The metadata and footer appended after a body. */
+export function encodeTrailer(meta: string): Buffer {
+  const m = Buffer.from(meta, 'utf8');
+  if (m.length > MAX_BLOB_META_BYTES) throw new FlotillaError(Code.INVALID_ARGUMENT, `blob metadata is ${m.length} bytes; the limit is ${MAX_BLOB_META_BYTES}`);
+  const footer = Buffer.alloc(FOOTER_BYTES);
+  footer.writeUInt32BE(m.length, 0);
+  BLOB_MAGIC.copy(footer, 4);
+  return Buffer.concat([m, footer]);
+}
+
+/** The metadata length from a footer; throws INTERNAL when the footer is not one (a damaged blob). */
+export function decodeFooter(footer: Buffer, storedBytes: number): number {
+  if (footer.length !== FOOTER_BYTES || !footer.subarray(4).equals(BLOB_MAGIC)) throw new FlotillaError(Code.INTERNAL, 'blob footer is damaged');
+  const len = footer.readUInt32BE(0);
+  if (len > MAX_BLOB_META_BYTES || len + FOOTER_BYTES > storedBytes) throw new FlotillaError(Code.INTERNAL, 'blob footer is damaged');
+  return len;
+}
+
+/**
+ * Passes bytes through while counting and hashing them (SHA-256 and MD5). Fails the stream when more
+ * than `expectedSize` bytes arrive; `result()` checks the final size.
+ */
+export class HashingCounter extends Transform {
+  private readonly sha = createHash('sha256');
+  private readonly md5: Hash = createHash('md5');
+  size = 0;
+
+  constructor(private readonly expectedSize?: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.expectedSize !== undefined && this.size > this.expectedSize) {
+      cb(new FlotillaError(Code.INVALID_ARGUMENT, `body is longer than the declared ${this.expectedSize} bytes`));
+      return;
+    }
+    this.sha.update(chunk);
+    this.md5.update(chunk);
+    cb(null, chunk);
+  }
+
+  /** Size and digests; throws INVALID_ARGUMENT when a declared size was not reached. */
+  result(): WrittenBody {
+    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
+      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is ${this.size} bytes, ${this.expectedSize} were declared (truncated upload?)`);
+    }
+    return { size: this.size, sha256: this.sha.digest('hex'), md5: this.md5.digest('hex') };
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The directory backend: blob `a/b/c` is the file `<root>/blobs/a/b/c~` (the `~` cannot occur in a
+ * name, so a file never collides with a directory). A put streams into `<root>/tmp/<random>`, fsyncs
+ * it, renames it into place and fsyncs the directory: a reader sees the old blob or the new one, never a
+ * part. Temporary files left by a crash are removed at start.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Code, FlotillaError } from '../../core/errors.js';
+import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
+import { decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
+
+export interface DirBackendOptions {
+  /** The directory (created when missing). */
+  path: string;
+}
+
+export function createDirBackend(options: DirBackendOptions): ObjectBackend {
+  const root = resolve(options.path);
+  const blobs = join(root, 'blobs');
+  const tmp = join(root, 'tmp');
+  const fileOf = (name: string): string => {
+    checkBlobName(name);
+    const p = resolve(blobs, ...name.split('/')) + '~';
+    if (!p.startsWith(blobs + sep)) throw new FlotillaError(Code.INVALID_ARGUMENT, 'blob name leaves the backend');
+    return p;
+  };
+
+  async function readHead(file: string): Promise<(BlobHead & { stored: number }) | undefined> {
+    let fh;
+    try {
+      fh = await open(file, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const { size: stored } = await fh.stat();
+      if (stored < FOOTER_BYTES) throw new FlotillaError(Code.INTERNAL, 'blob is shorter than its footer');
+      const footer = Buffer.alloc(FOOTER_BYTES);
+      await fh.read(footer, 0, FOOTER_BYTES, stored - FOOTER_BYTES);
+      const metaLen = decodeFooter(footer, stored);
+      const meta = Buffer.alloc(metaLen);
+      await fh.read(meta, 0, metaLen, stored - FOOTER_BYTES - metaLen);
+      return { size: stored - FOOTER_BYTES - metaLen, meta: meta.toString('utf8'), stored };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  return {
+    kind: 'dir',
+    location: root,
+    capabilities: { rangedReads: true, serverSideCopy: false, atomicPut: true },
+    async start() {
+      await mkdir(blobs, { recursive: true });
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp, { recursive: true });
+    },
+    async stop() {},
+
+    async put(name: string, body: Readable, opts: PutBlobOptions): Promise<WrittenBody> {
+      const file = fileOf(name);
+      const temp = join(tmp, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+      const counter = new HashingCounter(opts.expectedSize);
+      try {
+        const out = createWriteStream(temp, { flags: 'wx' });
+        await pipeline(body, counter, out, { end: false });
+        const written = counter.result();
+        const trailer = encodeTrailer(opts.finish(written));
+        await new Promise<void>((res, rej) => out.end(trailer, (err?: Error | null) => (err ? rej(err) : res())));
+        await new Promise<void>((res, rej) => out.once('close', res).once('error', rej));
+        const fh = await open(temp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await mkdir(dirname(file), { recursive: true });
+        await rename(temp, file);
+        const dh = await open(dirname(file), 'r');
+        try {
+          await dh.sync();
+        } finally {
+          await dh.close();
+        }
+        return written;
+      } catch (err) {
+        await rm(temp, { force: true });
+        throw err;
+      }
+    },
+
+    async get(name, range) {
+      const file = fileOf(name);
+      const head = await readHead(file);
+      if (head === undefined) throw new FlotillaError(Code.NOT_FOUND, `blob ${name} not found`);
+      checkRange(range, head.size);
+      if (head.size === 0) {
+        const { Readable: R } = await import('node:stream');
+        return { head: { size: 0, meta: head.meta }, body: R.from([]) };
+      }
+      const start = range?.start ?? 0;
+      const end = range?.end ?? head.size - 1;
+      return { head: { size: head.size, meta: head.meta }, body: createReadStream(file, { start, end, highWaterMark: 256 * 1024 }) };
+    },
+
+    async head(name) {
+      const h = await readHead(fileOf(name));
+      return h === undefined ? undefined : { size: h.size, meta: h.meta };
+    },
+
+    async delete(name) {
+      await rm(fileOf(name), { force: true });
+    },
+
+    async *list(prefix: string): AsyncIterable<BlobListing> {
+      // Walk only the directories the prefix can lie in.
+      const slash = prefix.lastIndexOf('/');
+      const dirPart = slash >= 0 ? prefix.slice(0, slash) : '';
+      if (dirPart !== '') checkBlobName(dirPart);
+      const start = dirPart === '' ? blobs : join(blobs, ...dirPart.split('/'));
+      const walk = async function* (dir: string, rel: string): AsyncIterable<BlobListing> {
+        let d;
+        try {
+          d = await opendir(dir);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw err;
+        }
+        for await (const e of d) {
+          const r = rel === '' ? e.name : `${rel}/${e.name}`;
+          if (e.isDirectory()) {
+            if (r.startsWith(prefix) || prefix.startsWith(r + '/')) yield* walk(join(dir, e.name), r);
+          } else if (e.isFile() && e.name.endsWith('~')) {
+            const name = r.slice(0, -1);
+            if (!name.startsWith(prefix)) continue;
+            const s = await stat(join(dir, e.name)).catch(() => undefined);
+            if (s !== undefined) yield { name, storedBytes: s.size };
+          }
+        }
+      };
+      yield* walk(start, dirPart);
+    },
+
+    async space() {
+      const s = await statfs(root);
+      return { capacityBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+    },
+  };
+}

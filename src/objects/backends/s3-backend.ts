@@ -1,0 +1,219 @@
+/**
+ * The S3 backend: blob `NAME` is the object `<prefix>NAME` of one bucket of an S3-compatible service,
+ * stored in the blob format (body + metadata + footer, blob-format.ts). A put buffers at most one part
+ * (8 MiB): a body that fits is one PutObject, a longer one a multipart upload, completed only once the
+ * whole body arrived (S3 makes an object visible at PutObject / CompleteMultipartUpload, never in part)
+ * and aborted on any failure. Reads of the footer and metadata are ranged GETs.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { Code, FlotillaError } from '../../core/errors.js';
+import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
+import { decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
+
+export interface S3BackendOptions {
+  /** http(s)://HOST:PORT of the service. */
+  endpoint: string;
+  bucket: string;
+  /** Key prefix inside the bucket ('' or ending in '/'). Default ''. */
+  prefix?: string;
+  /** Default us-east-1. */
+  region?: string;
+  /** Default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** Size of one uploaded part (and the most a put buffers). Default 8 MiB (S3's minimum is 5 MiB). */
+  partBytes?: number;
+}
+
+const isNotFound = (err: unknown): boolean => {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+};
+
+function backendError(err: unknown, what: string): FlotillaError {
+  if (err instanceof FlotillaError) return err;
+  return new FlotillaError(Code.UNAVAILABLE, `S3 backend: ${what} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export function createS3Backend(options: S3BackendOptions): ObjectBackend {
+  const prefix = options.prefix ?? '';
+  const partBytes = options.partBytes ?? 8 * 1024 * 1024;
+  const accessKeyId = options.accessKeyId ?? process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = options.secretAccessKey ?? process.env.AWS_SECRET_ACCESS_KEY;
+  const client = new S3Client({
+    endpoint: options.endpoint,
+    region: options.region ?? 'us-east-1',
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+  });
+  const Bucket = options.bucket;
+  const keyOf = (name: string): string => {
+    checkBlobName(name);
+    return prefix + name;
+  };
+  const endpointHost = options.endpoint.replace(/^https?:\/\//, '');
+
+  async function readRange(Key: string, start: number, end: number): Promise<Buffer> {
+    const r = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  }
+
+  async function head(Key: string): Promise<BlobHead | undefined> {
+    let stored: number;
+    try {
+      const h = await client.send(new HeadObjectCommand({ Bucket, Key }));
+      stored = h.ContentLength ?? 0;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw backendError(err, `head ${Key}`);
+    }
+    if (stored < FOOTER_BYTES) throw new FlotillaError(Code.INTERNAL, 'blob is shorter than its footer');
+    const footer = await readRange(Key, stored - FOOTER_BYTES, stored - 1);
+    const metaLen = decodeFooter(footer, stored);
+    const meta = metaLen === 0 ? Buffer.alloc(0) : await readRange(Key, stored - FOOTER_BYTES - metaLen, stored - FOOTER_BYTES - 1);
+    return { size: stored - FOOTER_BYTES - metaLen, meta: meta.toString('utf8') };
+  }
+
+  /** Splits a stream into parts of exactly `partBytes` (the last shorter), buffering one part at most. */
+  async function* parts(source: AsyncIterable<Buffer>, trailer: () => Buffer): AsyncIterable<Buffer> {
+    let buf: Buffer[] = [];
+    let len = 0;
+    const take = function* (): Iterable<Buffer> {
+      while (len >= partBytes) {
+        const all = Buffer.concat(buf, len);
+        yield all.subarray(0, partBytes);
+        buf = [all.subarray(partBytes)];
+        len -= partBytes;
+      }
+    };
+    for await (const chunk of source) {
+      buf.push(chunk);
+      len += chunk.length;
+      yield* take();
+    }
+    const t = trailer();
+    buf.push(t);
+    len += t.length;
+    yield* take();
+    if (len > 0) yield Buffer.concat(buf, len);
+  }
+
+  return {
+    kind: 's3',
+    location: `s3://${endpointHost}/${Bucket}${prefix === '' ? '' : `/${prefix.slice(0, -1)}`}`,
+    capabilities: { rangedReads: true, serverSideCopy: false, atomicPut: true },
+    async start() {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket }));
+      } catch (err) {
+        throw new FlotillaError(Code.CONFIG_INVALID, `S3 backend: bucket ${Bucket} at ${options.endpoint} is not reachable: ${(err as Error).name ?? ''} ${(err as Error).message ?? ''}`.trim(), { cause: err });
+      }
+    },
+    async stop() {
+      client.destroy();
+    },
+
+    async put(name: string, body: Readable, opts: PutBlobOptions): Promise<WrittenBody> {
+      const Key = keyOf(name);
+      const counter = new HashingCounter(opts.expectedSize);
+      body.once('error', (e) => counter.destroy(e));
+      body.pipe(counter);
+      let written: WrittenBody | undefined;
+      const trailer = (): Buffer => {
+        written = counter.result();
+        return encodeTrailer(opts.finish(written));
+      };
+      const it = parts(counter, trailer)[Symbol.asyncIterator]();
+      const first = await it.next();
+      const second = first.done === true ? first : await it.next();
+      if (second.done === true) {
+        // One part: a single PutObject.
+        const data = first.done === true ? trailer() : first.value;
+        try {
+          await client.send(new PutObjectCommand({ Bucket, Key, Body: data, ContentLength: data.length }));
+        } catch (err) {
+          throw backendError(err, `put ${Key}`);
+        }
+        return written!;
+      }
+      let UploadId: string | undefined;
+      try {
+        UploadId = (await client.send(new CreateMultipartUploadCommand({ Bucket, Key }))).UploadId;
+        const done: { ETag: string; PartNumber: number }[] = [];
+        const send = async (data: Buffer): Promise<void> => {
+          const PartNumber = done.length + 1;
+          const r = await client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length }));
+          done.push({ ETag: r.ETag ?? '', PartNumber });
+        };
+        await send(first.value as Buffer);
+        await send(second.value);
+        for (let n = await it.next(); n.done !== true; n = await it.next()) await send(n.value);
+        await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }));
+        return written!;
+      } catch (err) {
+        if (UploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+        throw backendError(err, `put ${Key}`);
+      }
+    },
+
+    async get(name, range) {
+      const Key = keyOf(name);
+      const h = await head(Key);
+      if (h === undefined) throw new FlotillaError(Code.NOT_FOUND, `blob ${name} not found`);
+      checkRange(range, h.size);
+      if (h.size === 0) return { head: h, body: Readable.from([]) };
+      const start = range?.start ?? 0;
+      const end = range?.end ?? h.size - 1;
+      try {
+        const r = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
+        return { head: h, body: r.Body as Readable };
+      } catch (err) {
+        if (isNotFound(err)) throw new FlotillaError(Code.NOT_FOUND, `blob ${name} not found`);
+        throw backendError(err, `get ${Key}`);
+      }
+    },
+
+    head: (name) => head(keyOf(name)),
+
+    async delete(name) {
+      const Key = keyOf(name);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket, Key }));
+      } catch (err) {
+        if (!isNotFound(err)) throw backendError(err, `delete ${Key}`);
+      }
+    },
+
+    async *list(namePrefix: string): AsyncIterable<BlobListing> {
+      let ContinuationToken: string | undefined;
+      for (let page = 0; page < 1_000_000; page++) {
+        const r = await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix + namePrefix, ...(ContinuationToken !== undefined ? { ContinuationToken } : {}) }));
+        for (const o of r.Contents ?? []) {
+          if (o.Key !== undefined) yield { name: o.Key.slice(prefix.length), storedBytes: o.Size ?? 0 };
+        }
+        if (r.IsTruncated !== true || r.NextContinuationToken === undefined) return;
+        ContinuationToken = r.NextContinuationToken;
+      }
+    },
+
+    async space() {
+      // S3 does not say; report "unknown" as 0 (the ring weights such devices by the admin's weight).
+      return { capacityBytes: 0, freeBytes: 0 };
+    },
+  };
+}

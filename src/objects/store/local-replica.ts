@@ -1,0 +1,178 @@
+/**
+ * This node's replicas: blobs in its backend, plus an ordered index (classic-level) of what it holds:
+ *   `o\0<bucket>\0<key>` -> the object's StoredMeta + blob name (objects and tombstones), listing order =
+ *                           UTF-8 byte order, as S3 lists;
+ *   `p\0<blob name>`     -> StoredMeta of a multipart part.
+ * The backend is the truth; the auditor brings the index back in line with it (a crash between the
+ * blob's rename and the index write leaves a blob the auditor indexes).
+ */
+import { ClassicLevel } from 'classic-level';
+import type { Readable } from 'node:stream';
+import { Code, FlotillaError } from '../../core/errors.js';
+import type { ObjectBackend, WrittenBody } from '../backends/index.js';
+import { parseStoredMeta, type MetaDraft, type StoredMeta } from './blob-meta.js';
+
+export interface IndexedMeta extends StoredMeta {
+  blob: string;
+}
+
+export interface WriteExpectations {
+  size?: number;
+  sha256?: string;
+  md5?: string;
+}
+
+export interface LocalListItem {
+  key?: string;
+  meta?: IndexedMeta;
+  prefix?: string;
+}
+
+const SEP = '\0';
+const objKey = (bucket: string, key: string): Buffer => Buffer.from(`o${SEP}${bucket}${SEP}${key}`, 'utf8');
+const partKey = (blob: string): Buffer => Buffer.from(`p${SEP}${blob}`, 'utf8');
+const FF = Buffer.from([0xff]);
+
+export class LocalReplica {
+  private readonly db: ClassicLevel<Buffer, string>;
+  /** Blobs found damaged (bad checksum); treated as missing until rewritten. */
+  readonly damaged = new Set<string>();
+
+  constructor(
+    readonly backend: ObjectBackend,
+    indexDir: string,
+  ) {
+    this.db = new ClassicLevel<Buffer, string>(indexDir, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
+  }
+
+  async start(): Promise<void> {
+    await this.backend.start();
+    await this.db.open();
+  }
+
+  async stop(): Promise<void> {
+    await this.db.close();
+    await this.backend.stop();
+  }
+
+  /** Stores a replica from a stream; size and digests come from the bytes and are checked against `expect`. */
+  async write(blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations = {}): Promise<StoredMeta> {
+    let meta: StoredMeta | undefined;
+    await this.backend.put(blob, body, {
+      ...(expect.size !== undefined ? { expectedSize: expect.size } : {}),
+      finish: (w: WrittenBody) => {
+        if (expect.sha256 !== undefined && expect.sha256 !== w.sha256) throw new FlotillaError(Code.INVALID_ARGUMENT, `body SHA-256 ${w.sha256} does not match the expected ${expect.sha256}`);
+        if (expect.md5 !== undefined && expect.md5 !== w.md5) throw new FlotillaError(Code.INVALID_ARGUMENT, `body MD5 ${w.md5} does not match the expected ${expect.md5} (Content-MD5)`);
+        meta = { ...draft, size: w.size, sha256: w.sha256, md5: w.md5, etag: draft.etag ?? w.md5 };
+        return JSON.stringify(meta);
+      },
+    });
+    await this.index(blob, meta!);
+    this.damaged.delete(blob);
+    return meta!;
+  }
+
+  /** Records a blob in the index (after a write, or when the auditor finds one). */
+  async index(blob: string, meta: StoredMeta): Promise<void> {
+    const value = JSON.stringify({ ...meta, blob });
+    if (meta.kind === 'part') await this.db.put(partKey(blob), value);
+    else await this.db.put(objKey(meta.bucket, meta.key), value);
+  }
+
+  async unindex(blob: string, meta: StoredMeta): Promise<void> {
+    if (meta.kind === 'part') await this.db.del(partKey(blob));
+    else {
+      const cur = await this.indexed(meta.bucket, meta.key);
+      if (cur?.blob === blob) await this.db.del(objKey(meta.bucket, meta.key));
+    }
+  }
+
+  async indexed(bucket: string, key: string): Promise<IndexedMeta | undefined> {
+    const v = await this.db.get(objKey(bucket, key));
+    return v === undefined ? undefined : (JSON.parse(v) as IndexedMeta);
+  }
+
+  /** The stored metadata of a blob (from the backend); undefined when missing or marked damaged. */
+  async head(blob: string): Promise<StoredMeta | undefined> {
+    if (this.damaged.has(blob)) return undefined;
+    const h = await this.backend.head(blob).catch((err: unknown) => {
+      if (FlotillaError.from(err).code === Code.INTERNAL) {
+        this.damaged.add(blob);
+        return undefined;
+      }
+      throw err;
+    });
+    return h === undefined ? undefined : parseStoredMeta(h.meta);
+  }
+
+  async read(blob: string, range?: { start: number; end: number }): Promise<{ meta: StoredMeta; body: Readable }> {
+    if (this.damaged.has(blob)) throw new FlotillaError(Code.NOT_FOUND, `replica ${blob} is damaged here`);
+    const r = await this.backend.get(blob, range);
+    return { meta: parseStoredMeta(r.head.meta), body: r.body };
+  }
+
+  /** Removes a replica and its index entry. */
+  async remove(blob: string, meta?: StoredMeta): Promise<void> {
+    const m = meta ?? (await this.backend.head(blob).then((h) => (h ? parseStoredMeta(h.meta) : undefined)).catch(() => undefined));
+    await this.backend.delete(blob);
+    if (m !== undefined) await this.unindex(blob, m);
+    this.damaged.delete(blob);
+  }
+
+  /** Every indexed blob: name, version and kind (what the replicator compares between nodes). */
+  async *inventory(): AsyncIterable<{ blob: string; version: string; kind: string }> {
+    for await (const v of this.db.values()) {
+      const m = JSON.parse(v) as IndexedMeta;
+      if (!this.damaged.has(m.blob)) yield { blob: m.blob, version: m.version, kind: m.kind };
+    }
+  }
+
+  /**
+   * One page of this node's index for a bucket, in key order, tombstones included (a newer tombstone
+   * elsewhere must hide an older object here). With a delimiter, keys sharing a common prefix come
+   * back once as `{ prefix }` (only when a live key lies under it here). `more` says the page was cut.
+   */
+  async list(bucket: string, prefix: string, delimiter: string, after: string, limit: number): Promise<{ items: LocalListItem[]; more: boolean }> {
+    const base = objKey(bucket, '');
+    const items: LocalListItem[] = [];
+    const lt = Buffer.concat([objKey(bucket, prefix), FF]);
+    let cursor: { gt?: Buffer; gte?: Buffer } = { gte: objKey(bucket, prefix) };
+    if (after !== '' && after >= prefix) {
+      const i = delimiter !== '' ? after.indexOf(delimiter, prefix.length) : -1;
+      // After a common prefix: skip everything under it.
+      cursor = i >= 0 ? { gte: Buffer.concat([objKey(bucket, after.slice(0, i + delimiter.length)), FF]) } : { gt: objKey(bucket, after) };
+    }
+    for (let rounds = 0; items.length < limit && rounds < 1_000_000; rounds++) {
+      let jump: Buffer | undefined;
+      for await (const [k, v] of this.db.iterator({ ...cursor, lt })) {
+        const key = k.subarray(base.length).toString('utf8');
+        const i = delimiter !== '' ? key.indexOf(delimiter, prefix.length) : -1;
+        if (i >= 0) {
+          const cp = key.slice(0, i + delimiter.length);
+          if (await this.hasLive(bucket, cp)) items.push({ prefix: cp });
+          jump = Buffer.concat([objKey(bucket, cp), FF]);
+          break;
+        }
+        items.push({ key, meta: JSON.parse(v) as IndexedMeta });
+        cursor = { gt: k };
+        if (items.length >= limit) break;
+      }
+      if (jump === undefined) break;
+      cursor = { gte: jump };
+    }
+    for await (const _ of this.db.keys({ ...cursor, lt, limit: 1 })) return { items, more: true };
+    return { items, more: false };
+  }
+
+  private async hasLive(bucket: string, cp: string): Promise<boolean> {
+    for await (const v of this.db.values({ gte: objKey(bucket, cp), lt: Buffer.concat([objKey(bucket, cp), FF]) })) {
+      if ((JSON.parse(v) as IndexedMeta).kind === 'object') return true;
+    }
+    return false;
+  }
+
+  /** True when the bucket holds any live object here. */
+  async bucketHasObjects(bucket: string): Promise<boolean> {
+    return this.hasLive(bucket, '');
+  }
+}

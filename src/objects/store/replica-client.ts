@@ -1,0 +1,107 @@
+/** Calls to another node's replica API (replica-routes.ts) over plain HTTP with keep-alive. */
+import { Agent, request, type IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Code, FlotillaError } from '../../core/errors.js';
+import { metaHeader, parseMetaHeader, type MetaDraft, type StoredMeta } from './blob-meta.js';
+import type { LocalListItem, WriteExpectations } from './local-replica.js';
+
+export interface ReplicaClientOptions {
+  /** A call that sees no bytes for this long fails. Default 15000 ms. */
+  idleTimeoutMs?: number;
+}
+
+export type ReplicaClient = ReturnType<typeof createReplicaClient>;
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function failure(res: IncomingMessage, node: string, what: string): Promise<FlotillaError> {
+  const text = await readText(res).catch(() => '');
+  let code: Code = res.statusCode === 404 ? Code.NOT_FOUND : res.statusCode === 400 ? Code.INVALID_ARGUMENT : Code.UNAVAILABLE;
+  let detail = text.slice(0, 300);
+  try {
+    const p = JSON.parse(text) as { code?: string; detail?: string };
+    if (p.code !== undefined && p.code in Code) code = p.code as Code;
+    if (p.detail !== undefined) detail = p.detail;
+  } catch {
+    /* not problem+json */
+  }
+  return new FlotillaError(code, `node ${node}: ${what}: ${detail}`);
+}
+
+export function createReplicaClient(options: ReplicaClientOptions = {}) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const idle = options.idleTimeoutMs ?? 15_000;
+
+  function call(address: string, method: string, path: string, headers: Record<string, string> = {}, body?: Readable): Promise<IncomingMessage> {
+    const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+    return new Promise((resolve, reject) => {
+      const req = request({ host: host.replace(/^\[|\]$/g, ''), port, method, path, agent, headers: { ...headers, ...(body === undefined ? { 'content-length': '0' } : { 'content-type': 'application/octet-stream' }) } }, resolve);
+      req.setTimeout(idle, () => req.destroy(new FlotillaError(Code.DEADLINE_EXCEEDED, `${method} ${path} to ${address}: no progress for ${idle} ms`)));
+      req.once('error', (e) => reject(FlotillaError.from(e, Code.UNAVAILABLE)));
+      if (body === undefined) req.end();
+      else {
+        body.once('error', (e) => req.destroy(e));
+        body.pipe(req);
+      }
+    });
+  }
+  const enc = encodeURIComponent;
+
+  return {
+    async write(node: string, address: string, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations): Promise<StoredMeta> {
+      const res = await call(address, 'PUT', `/internal/objects/blobs/${enc(blob)}`, { 'x-flotilla-meta': metaHeader(draft), 'x-flotilla-expect': metaHeader(expect) }, body);
+      if (res.statusCode !== 200) throw await failure(res, node, 'write');
+      return JSON.parse(await readText(res)) as StoredMeta;
+    },
+    async read(node: string, address: string, blob: string, range?: { start: number; end: number }): Promise<{ meta: StoredMeta; body: Readable }> {
+      const q = range !== undefined ? `?start=${range.start}&end=${range.end}` : '';
+      const res = await call(address, 'GET', `/internal/objects/blobs/${enc(blob)}${q}`);
+      if (res.statusCode !== 200) throw await failure(res, node, 'read');
+      return { meta: parseMetaHeader<StoredMeta>(res.headers['x-flotilla-meta']), body: res };
+    },
+    async head(node: string, address: string, blob: string): Promise<StoredMeta | undefined> {
+      const res = await call(address, 'GET', `/internal/objects/heads/${enc(blob)}`);
+      if (res.statusCode === 404) {
+        res.resume();
+        return undefined;
+      }
+      if (res.statusCode !== 200) throw await failure(res, node, 'head');
+      return JSON.parse(await readText(res)) as StoredMeta;
+    },
+    async remove(node: string, address: string, blob: string): Promise<void> {
+      const res = await call(address, 'DELETE', `/internal/objects/blobs/${enc(blob)}`);
+      if (res.statusCode !== 200) throw await failure(res, node, 'delete');
+      res.resume();
+    },
+    async reportDamaged(address: string, blob: string): Promise<void> {
+      const res = await call(address, 'POST', `/internal/objects/damaged/${enc(blob)}`);
+      res.resume();
+    },
+    async *inventory(node: string, address: string): AsyncIterable<{ blob: string; version: string; kind: string }> {
+      const res = await call(address, 'GET', '/internal/objects/inventory');
+      if (res.statusCode !== 200) throw await failure(res, node, 'inventory');
+      let rest = '';
+      for await (const c of res.setEncoding('utf8')) {
+        rest += c as string;
+        let i;
+        while ((i = rest.indexOf('\n')) >= 0) {
+          yield JSON.parse(rest.slice(0, i)) as { blob: string; version: string; kind: string };
+          rest = rest.slice(i + 1);
+        }
+      }
+    },
+    async list(node: string, address: string, q: { bucket: string; prefix: string; delimiter: string; after: string; limit: number }): Promise<{ items: LocalListItem[]; more: boolean }> {
+      const qs = new URLSearchParams({ bucket: q.bucket, prefix: q.prefix, delimiter: q.delimiter, after: q.after, limit: String(q.limit) });
+      const res = await call(address, 'GET', `/internal/objects/list?${qs.toString()}`);
+      if (res.statusCode !== 200) throw await failure(res, node, 'list');
+      return JSON.parse(await readText(res)) as { items: LocalListItem[]; more: boolean };
+    },
+    close(): void {
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The internal replica API between nodes, on each node's HTTP port (streams are plain HTTP bodies):
+ *   PUT  /internal/objects/blobs/:blob   body: the bytes; x-flotilla-meta: base64url JSON MetaDraft;
+ *                                         x-flotilla-expect: base64url JSON {size, sha256, md5}
+ *                                         -> JSON StoredMeta once stored (fsynced)
+ *   GET  /internal/objects/blobs/:blob?start=&end=   the bytes; x-flotilla-meta: StoredMeta
+ *   GET  /internal/objects/heads/:blob   JSON StoredMeta, 404 when missing or damaged
+ *   DELETE /internal/objects/blobs/:blob
+ *   POST /internal/objects/damaged/:blob  a reader found this replica's bytes bad: re-verify and repair
+ *   GET  /internal/objects/inventory     NDJSON {blob, version, kind} of every replica held
+ *   GET  /internal/objects/list?bucket=&prefix=&delimiter=&after=&limit=   one page of the local index
+ * Blob names are checked by the backend (checkBlobName); nothing here touches a path.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import { Code, FlotillaError } from '../../core/errors.js';
+import { metaHeader, parseMetaHeader, type MetaDraft } from './blob-meta.js';
+import type { LocalReplica, WriteExpectations } from './local-replica.js';
+
+export interface ReplicaRoutesDeps {
+  local: () => LocalReplica;
+  /** Called when a peer reports a damaged replica here. */
+  reportDamaged: (blob: string) => void;
+}
+
+export function registerReplicaRoutes(app: FastifyInstance, deps: ReplicaRoutesDeps): void {
+  void app.register(async (sub) => {
+    // Bodies stay unread streams: the handler pipes request.raw into the backend.
+    sub.removeAllContentTypeParsers();
+    sub.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+    sub.put<{ Params: { blob: string } }>('/internal/objects/blobs/:blob', async (req) => {
+      const draft = parseMetaHeader<MetaDraft>(req.headers['x-flotilla-meta']);
+      const expect = req.headers['x-flotilla-expect'] !== undefined ? parseMetaHeader<WriteExpectations>(req.headers['x-flotilla-expect']) : {};
+      const body = req.raw as unknown as Readable;
+      // A peer that goes away mid-body must fail the write (no partial replica).
+      const aborted = new Promise<never>((_, rej) => req.raw.once('aborted', () => rej(new FlotillaError(Code.CANCELLED, 'sender went away'))));
+      aborted.catch(() => undefined);
+      req.raw.once('aborted', () => body.destroy(new FlotillaError(Code.CANCELLED, 'sender went away')));
+      return deps.local().write(req.params.blob, body, draft, expect);
+    });
+    sub.get<{ Params: { blob: string }; Querystring: { start?: string; end?: string } }>('/internal/objects/blobs/:blob', async (req, reply) => {
+      const q = req.query;
+      const range = q.start !== undefined && q.end !== undefined ? { start: Number(q.start), end: Number(q.end) } : undefined;
+      const r = await deps.local().read(req.params.blob, range);
+      return reply.header('x-flotilla-meta', metaHeader(r.meta)).type('application/octet-stream').send(r.body);
+    });
+    sub.get<{ Params: { blob: string } }>('/internal/objects/heads/:blob', async (req) => {
+      const m = await deps.local().head(req.params.blob);
+      if (m === undefined) throw new FlotillaError(Code.NOT_FOUND, 'no replica here');
+      return m;
+    });
+    sub.delete<{ Params: { blob: string } }>('/internal/objects/blobs/:blob', async (req) => {
+      await deps.local().remove(req.params.blob);
+      return { ok: true };
+    });
+    sub.post<{ Params: { blob: string } }>('/internal/objects/damaged/:blob', async (req) => {
+      deps.reportDamaged(req.params.blob);
+      return { ok: true };
+    });
+    sub.get('/internal/objects/inventory', async (_req, reply) => {
+      const local = deps.local();
+      const lines = async function* (): AsyncIterable<string> {
+        for await (const e of local.inventory()) yield JSON.stringify(e) + '\n';
+      };
+      return reply.type('application/x-ndjson').send(Readable.from(lines()));
+    });
+    sub.get<{ Querystring: Record<string, string | undefined> }>('/internal/objects/list', async (req) => {
+      const q = req.query;
+      const limit = Math.min(Math.max(Number(q.limit ?? 1000) || 1000, 1), 10_000);
+      return deps.local().list(q.bucket ?? '', q.prefix ?? '', q.delimiter ?? '', q.after ?? '', limit);
+    });
+  });
+}

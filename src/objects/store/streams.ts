@@ -1,0 +1,101 @@
+/** Stream helpers of the store: fan-out to replicas with back-pressure, and checksum verification. */
+import { createHash } from 'node:crypto';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Code, FlotillaError } from '../../core/errors.js';
+
+export interface FanOutResult<T> {
+  ok: T[];
+  errors: { target: string; error: FlotillaError }[];
+}
+
+/**
+ * Copies `source` to one PassThrough per target, each consumed by `consume(target, stream)`, at the pace
+ * of the slowest live target. A target that fails is dropped; when fewer than `minOk` remain the rest are
+ * aborted. A failing source aborts every target (no replica commits a partial body).
+ */
+export async function fanOut<T>(source: Readable, targets: string[], minOk: number, consume: (target: string, body: Readable) => Promise<T>): Promise<FanOutResult<T>> {
+  const sinks = targets.map((target) => {
+    const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const s = { target, stream, failed: false, result: undefined as T | undefined, error: undefined as FlotillaError | undefined };
+    const done = consume(target, stream).then(
+      (r) => void (s.result = r),
+      (e: unknown) => {
+        s.failed = true;
+        s.error = FlotillaError.from(e, Code.UNAVAILABLE);
+        stream.destroy();
+      },
+    );
+    return Object.assign(s, { done });
+  });
+  const live = (): typeof sinks => sinks.filter((s) => !s.failed && !s.stream.destroyed);
+  try {
+    for await (const chunk of source) {
+      const waits: Promise<void>[] = [];
+      for (const s of live()) {
+        if (!s.stream.write(chunk)) {
+          waits.push(
+            new Promise<void>((res) => {
+              const done = (): void => {
+                s.stream.off('drain', done);
+                s.stream.off('close', done);
+                res();
+              };
+              s.stream.once('drain', done).once('close', done);
+            }),
+          );
+        }
+      }
+      await Promise.all(waits);
+      if (live().length < minOk) throw new FlotillaError(Code.UNAVAILABLE, `write quorum lost mid-stream: ${live().length} of ${minOk} replicas left`);
+    }
+    for (const s of live()) s.stream.end();
+  } catch (err) {
+    const e = FlotillaError.from(err, Code.CANCELLED);
+    for (const s of sinks) s.stream.destroy(e);
+    await Promise.all(sinks.map((s) => s.done));
+    throw e;
+  }
+  await Promise.all(sinks.map((s) => s.done));
+  return {
+    ok: sinks.filter((s) => !s.failed).map((s) => s.result as T),
+    errors: sinks.filter((s) => s.failed).map((s) => ({ target: s.target, error: s.error! })),
+  };
+}
+
+/** Passes bytes through and fails at the end when their SHA-256 is not `sha256` (calling `onMismatch`). */
+export class VerifyingStream extends Transform {
+  private readonly hash = createHash('sha256');
+
+  constructor(
+    private readonly sha256: string,
+    private readonly onMismatch: () => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.hash.digest('hex') !== this.sha256) {
+      this.onMismatch();
+      cb(new FlotillaError(Code.INTERNAL, 'replica checksum mismatch: the stream was cut; the replica is marked damaged'));
+      return;
+    }
+    cb();
+  }
+}
+
+/** Reads a whole (small) stream into memory. */
+export async function readAllBounded(r: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of r) {
+    n += (c as Buffer).length;
+    if (n > maxBytes) throw new FlotillaError(Code.INTERNAL, `stream larger than ${maxBytes} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks, n);
+}
