@@ -28,6 +28,8 @@ const upConfigSchema = z.object({
   peerPort: z.coerce.number().int().min(1).max(65535).default(7101),
   /** First node's HTTP port. */
   nodeHttpPort: z.coerce.number().int().min(1).max(65535).default(9001),
+  /** First node's file transfer port (/upload, /download). */
+  xferPort: z.coerce.number().int().min(1).max(65535).default(5001),
 });
 type UpConfig = z.infer<typeof upConfigSchema>;
 
@@ -46,7 +48,7 @@ export function planNodes(config: UpConfig): NodePlan[] {
     zone: `zone-${i + 1}`,
     peer: formatHostPort(host, config.peerPort + i),
     http: formatHostPort(host, config.nodeHttpPort + i),
-    xfer: formatHostPort(host, 5001 + i),
+    xfer: formatHostPort(host, config.xferPort + i),
   }));
 }
 
@@ -80,7 +82,8 @@ export function registerUp(program: Command): void {
     .option('--coord-listen <host:port>', 'the embedded coordination store address (default 127.0.0.1:2379)')
     .option('--peer-port <port>', "node-a's peer gRPC port; node-b gets the next (default 7101)")
     .option('--node-http-port <port>', "node-a's HTTP port; node-b gets the next (default 9001)")
-    .option('--config <file>', 'YAML file with the same keys (nodes, dataDir, http, listen, coordListen, peerPort, nodeHttpPort)')
+    .option('--xfer-port <port>', "node-a's file transfer port (/upload, /download); node-b gets the next (default 5001)")
+    .option('--config <file>', 'YAML file with the same keys (nodes, dataDir, http, listen, coordListen, peerPort, nodeHttpPort, xferPort)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: upConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });

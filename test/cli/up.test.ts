@@ -22,6 +22,7 @@ function processesMentioning(needle: string): number[] {
 async function upArgs(): Promise<(env: ProcessEnv) => string[]> {
   const peerBase = await freePortRange(3);
   const httpBase = await freePortRange(3);
+  const xferBase = await freePortRange(3);
   return ({ port, dataDir }) => [
     'up',
     '--http', `127.0.0.1:${port('http')}`,
@@ -29,6 +30,7 @@ async function upArgs(): Promise<(env: ProcessEnv) => string[]> {
     '--coord-listen', `127.0.0.1:${port('coord')}`,
     '--peer-port', String(peerBase),
     '--node-http-port', String(httpBase),
+    '--xfer-port', String(xferBase),
     '--data-dir', dataDir,
   ];
 }
@@ -44,7 +46,7 @@ describe('flotilla up', () => {
     assert.match(out, new RegExp(`coordination\\s+${coord}\\s+\\(etcd v3 API\\)`));
     assert.match(out, /is up: a server and 3 nodes/);
     for (const name of ['node-a', 'node-b', 'node-c']) {
-      assert.match(out, new RegExp(`^${name}\\s+127\\.0\\.0\\.1:\\d+\\s+agent,kv,objects\\s+zone-\\d\\s+ACTIVE\\s.*\\skv:v1$`, 'm'), `${name} is ACTIVE and holds the kv ring`);
+      assert.match(out, new RegExp(`^${name}\\s+127\\.0\\.0\\.1:\\d+\\s+agent,kv,objects\\s+zone-\\d\\s+ACTIVE\\s.*\\skv:v1(,|$)`, 'm'), `${name} is ACTIVE and holds the kv ring`);
     }
     const ring = await etcdctl(coord, ['get', '--print-value-only', '/flotilla/rings/kv']);
     const stored = JSON.parse(ring.stdout) as { name: string; version: number; replicas: number; devices: { id: string }[] };
