@@ -13,40 +13,8 @@ import type { ChannelEntry, MessageState, NewMessage, Publication, StoredMessage
 const migrations: Migration[] = [
   {
     id: 1,
-    sqlite: `
-CREATE TABLE pubsub_messages (
-  id TEXT PRIMARY KEY,
-  channel TEXT NOT NULL,
-  data TEXT NOT NULL,
-  encoding TEXT NOT NULL,
-  deliver_at BIGINT NOT NULL,
-  expires_at BIGINT,
-  idempotency_key TEXT,
-  created_at BIGINT NOT NULL,
-  state TEXT NOT NULL,
-  delivered_at BIGINT
-);
-CREATE UNIQUE INDEX pubsub_messages_idem ON pubsub_messages (channel, idempotency_key);
-CREATE INDEX pubsub_messages_due ON pubsub_messages (state, deliver_at);
-CREATE INDEX pubsub_messages_channel ON pubsub_messages (channel, state, deliver_at);
-CREATE TABLE pubsub_channels (
-  name TEXT PRIMARY KEY,
-  epoch TEXT NOT NULL,
-  last_seq BIGINT NOT NULL
-);
-CREATE TABLE pubsub_history (
-  channel TEXT NOT NULL,
-  seq BIGINT NOT NULL,
-  message_id TEXT NOT NULL,
-  data TEXT NOT NULL,
-  encoding TEXT NOT NULL,
-  deliver_at BIGINT NOT NULL,
-  published_at BIGINT NOT NULL,
-  PRIMARY KEY (channel, seq)
-);
-CREATE INDEX pubsub_history_age ON pubsub_history (published_at);
-`,
-    postgres: `
+    // The same SQL in both dialects (integers, BIGINT times, TEXT).
+    sql: `
 CREATE TABLE pubsub_messages (
   id TEXT PRIMARY KEY,
   channel TEXT NOT NULL,

@@ -11,12 +11,19 @@ export interface RunResult {
   lastInsertRowid?: number;
 }
 
-export interface Migration {
-  /** Applied in ascending order, each once. */
-  id: number;
-  sqlite: string;
-  postgres: string;
-}
+/** A schema change, applied once: one script for both dialects, or one per dialect where they differ. */
+export type Migration =
+  | {
+      /** Applied in ascending order, each once. */
+      id: number;
+      /** SQL that SQLite and PostgreSQL both accept. */
+      sql: string;
+    }
+  | {
+      id: number;
+      sqlite: string;
+      postgres: string;
+    };
 
 export interface SqlStore {
   readonly dialect: SqlDialect;
@@ -68,7 +75,7 @@ export async function applyMigrations(store: SqlStore, module: string, migration
   for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
     if (done.has(m.id)) continue;
     await store.transaction(async (tx) => {
-      const sql = tx.dialect === 'sqlite' ? m.sqlite : m.postgres;
+      const sql = 'sql' in m ? m.sql : tx.dialect === 'sqlite' ? m.sqlite : m.postgres;
       for (const statement of splitStatements(sql)) await tx.run(statement);
       await tx.run('INSERT INTO flotilla_migrations (module, id, applied_at_ms) VALUES (?, ?, ?)', [module, m.id, Date.now()]);
     });

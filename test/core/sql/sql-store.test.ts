@@ -12,6 +12,7 @@ const migrations = [
     postgres: 'CREATE TABLE items (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, done INTEGER NOT NULL, at_ms BIGINT NOT NULL)',
   },
   { id: 2, sqlite: "ALTER TABLE items ADD COLUMN note TEXT NOT NULL DEFAULT 'a;b'", postgres: "ALTER TABLE items ADD COLUMN note TEXT NOT NULL DEFAULT 'a;b'" },
+  { id: 3, sql: 'CREATE INDEX items_done ON items (done); CREATE INDEX items_at ON items (at_ms)' },
 ];
 
 /** One contract, run against SQLite and a real PostgreSQL. */
