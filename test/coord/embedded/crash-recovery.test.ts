@@ -55,9 +55,12 @@ void it('kill -9 mid-write-load loses no acknowledged put; revisions continue wi
   });
   // Kill once a good number of writes were acknowledged (bounded wait).
   for (let i = 0; i < 200 && acked.size < 500; i++) await new Promise((r) => setTimeout(r, 25));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   stop = true;
   await Promise.all(workers);
+  // The kernel releases the store's lock only once the killed process is gone.
+  await exited;
   assert.ok(acked.size > 0, `no put was acknowledged (sent ${sent})`);
 
   const engine = new CoordEngine({ dataDir, logger: silentLogger() });
