@@ -123,8 +123,21 @@ export function callError(err: unknown, ctx: CallErrorContext): FlotillaError {
   return new FlotillaError(fromGrpc[ce.code] ?? Code.INTERNAL, `${address}: ${what} failed: ${raw}`, { cause: err });
 }
 
-/** A FlotillaError as the ConnectError a handler throws (the cause stays in the log, not on the wire). */
+/**
+ * What a gRPC handler throws for any error: a ConnectError as it is, anything else through FlotillaError
+ * with its code (the cause stays in the log, not on the wire; an INTERNAL error says only that).
+ */
 export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
   const fe = FlotillaError.from(err);
   return new ConnectError(fe.code === Code.INTERNAL ? 'internal error' : fe.message, fe.grpcStatus);
+}
+
+/** Runs a gRPC handler body, turning whatever it throws into the ConnectError clients should see. */
+export async function asGrpcCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toConnectError(err);
+  }
 }

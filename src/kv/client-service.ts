@@ -4,7 +4,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
-import { toConnectError } from '../cluster/index.js';
+import { asGrpcCall } from '../core/grpc-client.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import type {
   KvService} from '../gen/flotilla/v1/kv_pb.js';
@@ -58,13 +58,7 @@ function quorum(c: Consistency, replicas: number): QuorumOptions {
 }
 
 export function createClientServiceImpl(deps: ClientServiceDeps): ServiceImpl<typeof KvService> {
-  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toConnectError(err);
-    }
-  };
+  const guard = asGrpcCall;
   return {
     put: (req) =>
       guard(async () => {

@@ -3,12 +3,11 @@
  * (h2c). Capabilities register their services on it (ClusterService here; replication and forwarding
  * later). Stopping destroys open HTTP/2 sessions, since `http2Server.close()` waits for them otherwise.
  */
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { parseHostPort } from '../../core/config.js';
+import { formatHostPort, parseHostPort } from '../../core/address.js';
+import { listenH2c, type H2cServer } from '../../core/h2c-server.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import { silentLogger, type Logger } from '../../core/log.js';
@@ -30,17 +29,15 @@ export interface PeerServer extends Component {
   readonly port: number;
 }
 
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+/** host:port for a host and port ([v6]:port for IPv6). */
+export const formatAddress = formatHostPort;
 
 export function createPeerServer(options: PeerServerOptions): PeerServer {
   const parsed = parseHostPort(options.listen);
   if (parsed.error !== undefined) throw new FlotillaError(Code.CONFIG_INVALID, `invalid peer listen address ${options.listen}: ${parsed.error}`);
   const { host, port } = parsed;
   const logger = options.logger ?? silentLogger();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  let server: http2.Http2Server | undefined;
+  let server: H2cServer | undefined;
   let boundPort = 0;
 
   return {
@@ -59,36 +56,14 @@ export function createPeerServer(options: PeerServerOptions): PeerServer {
         readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
         routes: options.routes,
       });
-      const srv = http2.createServer({}, handler);
-      srv.on('session', (session) => {
-        sessions.add(session);
-        session.on('close', () => sessions.delete(session));
-        session.on('error', (err: Error) => logger.debug({ err: err.message }, 'peer server: HTTP/2 session error'));
-      });
-      srv.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'peer server: HTTP/2 session error'));
-      try {
-        await new Promise<void>((resolve, reject) => {
-          srv.once('error', reject);
-          srv.listen(port, host, () => {
-            srv.off('error', reject);
-            resolve();
-          });
-        });
-      } catch (err) {
-        throw new FlotillaError(Code.LISTEN_FAILED, `cannot listen for peer gRPC on ${options.listen}: ${(err as Error).message}`, { cause: err });
-      }
-      srv.on('error', (err: Error) => logger.error({ err: err.message }, 'peer server error'));
+      const srv = await listenH2c({ host, port, handler, logger, what: 'peer gRPC' });
       server = srv;
-      boundPort = (srv.address() as AddressInfo).port;
+      boundPort = srv.bound.port;
     },
     async stop() {
       const srv = server;
       server = undefined;
-      if (srv === undefined) return;
-      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
-      for (const session of sessions) session.destroy();
-      sessions.clear();
-      await closed;
+      await srv?.close();
     },
   };
 }

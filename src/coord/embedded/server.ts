@@ -2,16 +2,14 @@
  * The embedded coordination server: the engine behind etcd's gRPC API, served by ConnectRPC (gRPC
  * protocol only) over HTTP/2 without TLS (h2c), as etcd serves http:// client URLs.
  */
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { formatHostPort, requireHostPort } from '../../core/address.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
+import { listenH2c, type H2cServer } from '../../core/h2c-server.js';
 import { CoordEngine } from './coord-engine.js';
 import { Cluster, KV, Lease, Maintenance, Watch } from '../../gen/etcdserverpb/rpc_pb.js';
 import { createEtcdServiceImpls, registerEtcdServices } from './grpc-services.js';
-import { servePastPeerGoaway } from './peer-goaway.js';
 import { createUnaryFastPath } from './unary-fast-path.js';
 import type { Clock } from './lease-manager.js';
 
@@ -53,8 +51,7 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
   const { host, port } = requireHostPort(options.listen, 'coordination listen address');
   let address = '';
   let engine: CoordEngine | undefined;
-  let server: http2.Http2Server | undefined;
-  const sessions = new Set<http2.ServerHttp2Session>();
+  let server: H2cServer | undefined;
   let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
 
   async function start(): Promise<void> {
@@ -88,32 +85,24 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
         { service: Maintenance, impl: impls.maintenance },
       ],
     });
-    const srv = http2.createServer({}, (req, res) => {
-      if (!fastPath(req, res)) connectHandler(req, res);
-    });
-    server = srv;
-    srv.on('session', (session) => {
-      servePastPeerGoaway(session);
-      sessions.add(session);
-      session.on('close', () => sessions.delete(session));
-      session.on('error', (err) => logger.debug({ err }, 'coordination store: HTTP/2 session error'));
-    });
-    srv.on('sessionError', (err) => logger.debug({ err }, 'coordination store: HTTP/2 session error'));
+    let srv: H2cServer;
     try {
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(port, host, () => {
-          srv.off('error', reject);
-          resolve();
-        });
+      srv = await listenH2c({
+        host,
+        port,
+        handler: (req, res) => {
+          if (!fastPath(req, res)) connectHandler(req, res);
+        },
+        logger,
+        what: 'coordination store',
       });
     } catch (err) {
       state = 'stopped';
       await eng.close();
-      throw new FlotillaError(Code.LISTEN_FAILED, `cannot listen on ${options.listen}: ${(err as Error).message}`, { cause: err });
+      throw err;
     }
-    srv.on('error', (err) => logger.error({ err }, 'coordination store: server error'));
-    const bound = srv.address() as AddressInfo;
+    server = srv;
+    const bound = srv.bound;
     address = formatHostPort(host === '0.0.0.0' || host === '::' ? host : bound.address, bound.port);
     state = 'running';
     logger.info({ address, dataDir: options.dataDir }, 'coordination store listening');
@@ -125,13 +114,7 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
       return;
     }
     state = 'stopped';
-    const srv = server;
-    if (srv !== undefined) {
-      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
-      for (const session of sessions) session.destroy();
-      sessions.clear();
-      await closed;
-    }
+    await server?.close();
     await engine?.close();
     logger.info({ address }, 'coordination store stopped');
   }

@@ -4,7 +4,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
-import { toConnectError } from '../../cluster/index.js';
+import { asGrpcCall } from '../../core/grpc-client.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { HybridLogicalClock } from '../../core/hlc.js';
 import type {
@@ -46,13 +46,7 @@ export function createReplicaServiceImpl(deps: ReplicaServiceDeps): ServiceImpl<
   const { engine, clock } = deps;
   const maxSync = deps.maxSyncEntries ?? 50_000;
   const maxSyncBytes = 8 * 1024 * 1024;
-  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toConnectError(err);
-    }
-  };
+  const guard = asGrpcCall;
   return {
     replicate: (req) =>
       guard(async () => {

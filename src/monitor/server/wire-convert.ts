@@ -1,7 +1,5 @@
 /** Conversions between monitor.proto messages and the server's domain types (the edge; nothing deeper sees generated types). */
 import { create } from '@bufbuild/protobuf';
-import { ConnectError } from '@connectrpc/connect';
-import { Code, FlotillaError } from '../../core/errors.js';
 import {
   AgentInfoSchema,
   MetricSchema,
@@ -61,9 +59,4 @@ export function toAgentInfo(snap: AgentSnapshot): AgentInfo {
   });
 }
 
-/** A FlotillaError as the ConnectError a handler throws (the cause stays in the log, not on the wire). */
-export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  const fe = FlotillaError.from(err);
-  return new ConnectError(fe.code === Code.INTERNAL ? 'internal error' : fe.message, fe.grpcStatus);
-}
+export { toConnectError } from '../../core/grpc-client.js';

@@ -1,0 +1,62 @@
+/**
+ * An HTTP/2 server without TLS (h2c) for gRPC, as the embedded coordination store and every peer server
+ * run it: sessions are tracked so that stop() ends open ones (http2Server.close() waits for them
+ * otherwise), a client's GOAWAY is answered as grpc-go answers it (peer-goaway.ts), session errors are
+ * logged at debug (a peer going away is routine), and a failure to bind is a LISTEN_FAILED error.
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { Code, FlotillaError } from './errors.js';
+import type { Logger } from './log.js';
+import { servePastPeerGoaway } from './peer-goaway.js';
+
+export interface H2cServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+  logger: Logger;
+  /** Names the server in logs and errors, e.g. `peer gRPC`. */
+  what: string;
+}
+
+export interface H2cServer {
+  /** The bound address. */
+  readonly bound: AddressInfo;
+  /** Stops accepting, ends every open session, and resolves once the server is closed. */
+  close(): Promise<void>;
+}
+
+export async function listenH2c(options: H2cServerOptions): Promise<H2cServer> {
+  const { logger, what } = options;
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const srv = http2.createServer({}, options.handler);
+  srv.on('session', (session) => {
+    servePastPeerGoaway(session);
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    session.on('error', (err: Error) => logger.debug({ err: err.message }, `${what}: HTTP/2 session error`));
+  });
+  srv.on('sessionError', (err: Error) => logger.debug({ err: err.message }, `${what}: HTTP/2 session error`));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(options.port, options.host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    throw new FlotillaError(Code.LISTEN_FAILED, `cannot listen for ${what} on ${options.host}:${options.port}: ${(err as Error).message}`, { cause: err });
+  }
+  srv.on('error', (err: Error) => logger.error({ err: err.message }, `${what}: server error`));
+  return {
+    bound: srv.address() as AddressInfo,
+    async close() {
+      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+      for (const session of sessions) session.destroy();
+      sessions.clear();
+      await closed;
+    },
+  };
+}
