@@ -112,6 +112,10 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
         registration: async () => {
           if (registration?.registered !== true) throw new Error('not registered');
         },
+        // Registration comes before the roles' services start; the node is ready once all of them are up.
+        started: async () => {
+          if (!serving) throw new Error('starting');
+        },
         ...Object.fromEntries(config.needRings.map((n) => [`ring:${n}`, rings.readiness(n)])),
       },
     }),

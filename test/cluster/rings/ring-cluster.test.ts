@@ -140,7 +140,10 @@ describe('a server with --expect-nodes 3 and three nodes', () => {
     await eventually('every process holds kv version 1', async () => (await Promise.all(all.map(ringVersion))).every((v) => v === 1), CONVERGE_MS, () =>
       Promise.all(all.map(ringVersion)),
     );
-    for (const n of nodes) assert.equal((await readyz(n)).status, 200);
+    // Ready once the ring exists and every role's service has started.
+    await eventually('every node is ready', async () => (await Promise.all(nodes.map(readyz))).every((r) => r.status === 200), 10_000, () =>
+      Promise.all(nodes.map(readyz)),
+    );
     const store = new RingStore(await createCoord({ endpoints: [server.coordEndpoint] }).then((c) => (owner.after(() => c.close()), c)));
     const kv = await store.require('kv');
     assert.deepEqual(kv.ring.devices.map((d) => [d.id, d.zone]), [['node-a', 'z1'], ['node-b', 'z2'], ['node-c', 'z3']]);
