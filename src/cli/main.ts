@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../core/version.js';
 import { registerAgent } from './agent.js';
+import { registerCerts } from './certs.js';
 import { registerCmd } from './cmd.js';
 import { registerCoord } from './coord.js';
 import { registerFlow } from './flow.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerFlow(program);
   registerPub(program);
   registerObj(program);
+  registerCerts(program);
   return program;
 }
 
