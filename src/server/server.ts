@@ -39,6 +39,8 @@ import { createAgentDispatcher, FlowService, registerFlowMetrics, registerFlowRo
 import { createPubsubService } from '../pubsub/index.js';
 import type { ServerConfig } from './config.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerDataProxy } from './data-proxy.js';
+import { registerRingRoutes } from './ring-routes.js';
 import { registerWebApp } from '../http/web-app.js';
 import { createObjectRingBuilders } from '../objects/index.js';
 
@@ -214,6 +216,8 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
   pubsub.registerHttp(http.app);
 
   http.app.get('/api/v1/rings', async () => rings.summary());
+  registerRingRoutes(http.app, { coord: () => coord!, view: () => view });
+  lifecycle.add(registerDataProxy(http.app, { view: () => view, ring: (n) => rings.get(n) }));
 
   const flows = lifecycle.add(
     new FlowService({

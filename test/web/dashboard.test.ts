@@ -4,18 +4,13 @@
 // DISCONNECTED without a reload; the command form changes the agent's interval and shows the ack; the
 // live chart gains points as samples arrive.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startNode, startServer, suiteOwner, type NodeHandle, type ServerHandle } from '../testkit/cluster.js';
-import { REPO_ROOT, startFlotilla, tempDir } from '../testkit/index.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = join(REPO_ROOT, 'test-output', 'web');
-const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
+import { startFlotilla } from '../testkit/index.js';
+import { openBrowser, SHOTS, SIZES } from './browser.js';
 const PAGES = [
   { name: 'overview', path: '/', ready: '[data-testid=count-active]' },
   { name: 'cluster', path: '/cluster', ready: '[data-testid=members]' },
@@ -27,9 +22,8 @@ describe('dashboard in a browser', () => {
   let server: ServerHandle;
   let nodes: NodeHandle[];
   let base: string;
-  let context: BrowserContext;
   let page: Page;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[];
 
   before(async () => {
     server = await startServer(owner);
@@ -45,19 +39,7 @@ describe('dashboard in a browser', () => {
         return res?.ok === true && ((await res.json()) as { connected: boolean }).connected;
       },
     });
-    mkdirSync(SHOTS, { recursive: true });
-    context = await chromium.launchPersistentContext(await tempDir(owner, 'flotilla-chromium-'), {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      headless: true,
-      viewport: SIZES.desktop,
-    });
-    owner.after(() => context.close());
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`${page.url()}: ${err.message}`));
+    ({ page, consoleErrors } = await openBrowser(owner));
   });
 
   it('serves the app for client routes and keeps API errors as problem+json', async () => {

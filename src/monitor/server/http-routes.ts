@@ -4,12 +4,17 @@
  *   GET /api/v1/agents/:host           one host, with its series (404 problem+json when unknown)
  *   GET /api/v1/agents/events          server-sent events: `snapshot` (every host) at once, then `agent`
  *                                      (one host) whenever it changes, coalesced per `flushMs`
+ *   GET /api/v1/agents/:host/config    the config stored at /monitor/config/<host> (404 when none)
+ *   PUT /api/v1/agents/:host/config    writes it, checked with the agent's schema (400 when invalid)
  * A slow event reader never makes the server buffer without bound: while its socket is full, changes
  * only mark hosts dirty, and the latest state of each is sent once it drains.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Code, FlotillaError } from '../../core/errors.js';
+import type { Coord } from '../../coord/index.js';
+import { configKey, parseMonitorConfig } from '../monitor-config.js';
 import type { AgentSnapshot, GlobalView } from './global-view.js';
+import { checkHostname } from './sample-validate.js';
 
 export interface AgentJson {
   hostname: string;
@@ -76,6 +81,8 @@ export interface AgentRoutesOptions {
   flushMs?: number;
   /** A comment line every this often keeps proxies from closing an idle event stream. Default 15 000 ms. */
   keepAliveMs?: number;
+  /** The coordination store, for the config routes (absent: they are not registered). */
+  coord?: () => Coord;
 }
 
 export interface AgentRoutes {
@@ -153,6 +160,34 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
     if (snap === undefined) throw new FlotillaError(Code.NOT_FOUND, `unknown host ${JSON.stringify(request.params.host.slice(0, 100))}`);
     return toAgentJson(snap);
   });
+
+  const coord = options.coord;
+  if (coord !== undefined) {
+    const hostParam = (host: string): string => {
+      const bad = checkHostname(host);
+      if (bad !== undefined) throw new FlotillaError(Code.INVALID_ARGUMENT, bad);
+      return host;
+    };
+    const configReply = (host: string, json: string, modRevision: number): Record<string, unknown> => {
+      const parsed = parseMonitorConfig(json);
+      return { host, key: configKey(host), json, config: parsed.error === undefined ? parsed.value : null, error: parsed.error ?? null, modRevision };
+    };
+    app.get<{ Params: { host: string } }>('/api/v1/agents/:host/config', async (request) => {
+      const host = hostParam(request.params.host);
+      const kv = await coord().get(configKey(host));
+      if (kv === undefined) throw new FlotillaError(Code.NOT_FOUND, `no config stored for ${host} at ${configKey(host)}`);
+      return configReply(host, kv.value.toString('utf8'), kv.modRevision);
+    });
+    app.put<{ Params: { host: string } }>('/api/v1/agents/:host/config', async (request) => {
+      const host = hostParam(request.params.host);
+      // The agent's own check (parseMonitorConfig), so the store never holds a config the agent refuses.
+      const json = JSON.stringify(request.body ?? null);
+      const parsed = parseMonitorConfig(json);
+      if (parsed.error !== undefined) throw new FlotillaError(Code.INVALID_ARGUMENT, parsed.error);
+      const r = await coord().put(configKey(host), Buffer.from(json));
+      return configReply(host, json, r.revision);
+    });
+  }
 
   app.addHook('preClose', async () => closeAll());
 

@@ -48,7 +48,7 @@ export interface MonitorServer extends Component {
   readonly view: GlobalView;
   /** Registers MonitorService on a ConnectRPC router (the gRPC listener's). */
   registerGrpc(router: ConnectRouter): void;
-  /** Registers /api/v1/agents, /api/v1/agents/:host and /api/v1/agents/events. */
+  /** Registers /api/v1/agents, /api/v1/agents/:host, /api/v1/agents/:host/config and /api/v1/agents/events. */
   registerHttp(app: FastifyInstance): void;
   /** Resolves once heartbeats and configs have been read from the store once. */
   synced(): Promise<void>;
@@ -97,7 +97,7 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
       registerMonitorService(router, impl);
     },
     registerHttp(app) {
-      routes.push(registerAgentRoutes(app, { view, flushMs: options.eventFlushMs }));
+      routes.push(registerAgentRoutes(app, { view, flushMs: options.eventFlushMs, coord }));
     },
     synced: () => syncedPromise,
     async start() {

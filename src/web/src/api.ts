@@ -19,13 +19,17 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return token === '' ? extra : { ...extra, authorization: `Bearer ${token}` };
 }
 
-/** An API error: the problem+json detail when the server sent one. */
+/** Fired on window when the server answers 401: the shell opens its login form (main.tsx). */
+export const UNAUTHENTICATED_EVENT = 'flotilla:unauthenticated';
+
+/** An API error: the problem+json detail when the server sent one. A 401 also fires UNAUTHENTICATED_EVENT. */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
   ) {
     super(message);
+    if (status === 401 && typeof window !== 'undefined') window.dispatchEvent(new CustomEvent(UNAUTHENTICATED_EVENT, { detail: message }));
   }
 }
 

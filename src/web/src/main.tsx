@@ -1,23 +1,41 @@
 /** The dashboard's shell: header, navigation, the API token form, and the page the path names. */
 import { render } from 'preact';
-import { useState } from 'preact/hooks';
-import { getToken, setToken } from './api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { getToken, setToken, UNAUTHENTICATED_EVENT } from './api.js';
 import { Link, usePath } from './router.js';
 import { OverviewPage } from './pages/overview.js';
 import { ClusterPage } from './pages/cluster.js';
 import { MetricsPage } from './pages/metrics.js';
+import { KvPage } from './pages/kv.js';
+import { ObjectsPage } from './pages/objects.js';
+import { FlowsPage } from './pages/flows.js';
+import { MessagesPage } from './pages/messages.js';
 import './styles.css';
 
 const PAGES = [
   { path: '/', title: 'Overview', Page: OverviewPage },
   { path: '/cluster', title: 'Cluster', Page: ClusterPage },
   { path: '/monitoring', title: 'Metrics', Page: MetricsPage },
+  { path: '/kv', title: 'Key-value', Page: KvPage },
+  { path: '/objects', title: 'Objects', Page: ObjectsPage },
+  { path: '/flows', title: 'Workflows', Page: FlowsPage },
+  { path: '/messages', title: 'Messages', Page: MessagesPage },
 ] as const;
 
 function TokenForm() {
   const [open, setOpen] = useState(false);
   const [value, setValue] = useState(getToken());
   const [saved, setSaved] = useState(getToken() !== '');
+  const [refusal, setRefusal] = useState('');
+  useEffect(() => {
+    // A 401 from any request opens the form with the server's reason (no token, revoked, expired).
+    const onRefused = (e: Event): void => {
+      setRefusal(String((e as CustomEvent).detail ?? ''));
+      setOpen(true);
+    };
+    window.addEventListener(UNAUTHENTICATED_EVENT, onRefused);
+    return () => window.removeEventListener(UNAUTHENTICATED_EVENT, onRefused);
+  }, []);
   return (
     <div class="token">
       <button type="button" class="ghost" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="token-toggle">
@@ -38,6 +56,11 @@ function TokenForm() {
             API token
             <input type="password" autocomplete="off" value={value} onInput={(e) => setValue(e.currentTarget.value)} placeholder="paste the token" />
           </label>
+          {refusal !== '' && (
+            <p class="note small" data-testid="token-refusal">
+              The server asks for a token: {refusal}
+            </p>
+          )}
           <p class="muted small">Kept in this tab only (sessionStorage) and sent as a Bearer header.</p>
           <div class="row">
             <button type="submit">Save</button>

@@ -1,8 +1,9 @@
-/** Cluster: the service list of OBJ-7 (status, addresses, roles, zone, backend, space, I/O) and the RTT heat map. */
+/** Cluster: the service list of OBJ-7 (status, addresses, roles, zone, backend, space, I/O), the RTT heat map, and the ring actions (build, rebalance, drain). */
 import { formatAgo, formatBytes, formatMs } from '../format.js';
 import { useLive } from '../live.js';
 import { HeatMap } from '../components/heat-map.js';
 import { StreamNote } from '../components/stream-note.js';
+import { RingsCard, useRingActions } from '../components/ring-actions.js';
 import type { Member } from '../types.js';
 
 function SpaceBar(props: { m: Member }) {
@@ -29,6 +30,9 @@ export function ClusterPage() {
   const live = useLive({ members: true });
   const data = live.members;
   const members = data?.members ?? [];
+  const actions = useRingActions();
+  // Reload the rings when a node reports another ring version.
+  const ringKey = members.map((m) => Object.entries(m.rings).map(([k, v]) => `${k}${v}`).join(',')).join(';');
   return (
     <div class="page">
       <h1>Cluster</h1>
@@ -55,6 +59,7 @@ export function ClusterPage() {
                   <th>Capacity / free</th>
                   <th>Read / write</th>
                   <th>Rings</th>
+                  <th />
                 </tr>
               </thead>
               <tbody>
@@ -90,6 +95,13 @@ export function ClusterPage() {
                         .map(([k, v]) => `${k} v${v}`)
                         .join(', ') || '-'}
                     </td>
+                    <td>
+                      {Object.keys(m.rings).length > 0 && (
+                        <button type="button" class="ghost small" data-testid="drain" disabled={actions.busy} onClick={() => actions.drain(m.name)}>
+                          Drain
+                        </button>
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -97,6 +109,7 @@ export function ClusterPage() {
           </div>
         )}
       </section>
+      <RingsCard actions={actions} reloadKey={ringKey} />
       <section class="card">
         <h2>Distances</h2>
         <HeatMap members={members} />

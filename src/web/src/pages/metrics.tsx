@@ -1,6 +1,8 @@
 /**
- * Metrics: the agents and their latest samples, a live chart of one series of one host (points arrive
- * over the agents' event feed), and the command form (set_interval, enable/disable a metric) with the ack.
+ * Metrics: the agents and their latest samples, a chart of one series of one host (live: points arrive
+ * over the agents' event feed; or a range of its history read through /api/v1/query_range), the agent's
+ * config editor (/monitor/config/<host>), and the command form (set_interval, enable/disable a metric)
+ * with the ack.
  */
 import { useState } from 'preact/hooks';
 import { postJson } from '../api.js';
@@ -8,6 +10,8 @@ import { formatAgo, formatValue } from '../format.js';
 import { seriesHistory, seriesKey, seriesKeys, useLive } from '../live.js';
 import { LiveChart } from '../components/live-chart.js';
 import { StreamNote } from '../components/stream-note.js';
+import { MetricRangeChart, RangeButtons, seriesSelector, type RangeId } from '../components/metric-range.js';
+import { MetricConfigEditor } from '../components/metric-config-editor.js';
 import type { Agent, CommandAck } from '../types.js';
 
 const PREFERRED = ['node_cpu_usage_percent{mode="total"}', 'node_load1', 'node_memory_used_bytes'];
@@ -152,6 +156,7 @@ export function MetricsPage() {
   const [chosenHost, setHost] = useState('');
   const [chosenSeries, setSeries] = useState('');
   const [filter, setFilter] = useState('');
+  const [range, setRange] = useState<RangeId>('live');
   const host = hosts.includes(chosenHost) ? chosenHost : (hosts[0] ?? '');
   const keys = host === '' ? [] : seriesKeys(host);
   const series = keys.includes(chosenSeries) ? chosenSeries : (PREFERRED.find((k) => keys.includes(k)) ?? keys[0] ?? '');
@@ -159,6 +164,7 @@ export function MetricsPage() {
     .map((m) => ({ key: seriesKey(m.metric, m.labels), m }))
     .filter((x) => filter === '' || x.key.includes(filter))
     .sort((a, b) => a.key.localeCompare(b.key));
+  const seriesSample = (live.agents.get(host)?.lastMetrics ?? []).find((m) => seriesKey(m.metric, m.labels) === series);
 
   return (
     <div class="page">
@@ -170,7 +176,10 @@ export function MetricsPage() {
       </section>
       {host !== '' && (
         <section class="card">
-          <h2>Live chart</h2>
+          <div class="row metric-chart-head">
+            <h2>{range === 'live' ? 'Live chart' : 'History'}</h2>
+            <RangeButtons value={range} onChange={setRange} />
+          </div>
           <div class="fields">
             <label>
               Host
@@ -193,8 +202,22 @@ export function MetricsPage() {
               </select>
             </label>
           </div>
-          {series === '' ? <p class="muted">Waiting for the first samples…</p> : <LiveChart key={`${host}|${series}`} label={series} data={seriesHistory(host, series)} tick={live.tick} />}
-          <p class="muted small">Points gathered since this page opened; the chart grows with every batch the agent sends.</p>
+          {series === '' ? (
+            <p class="muted">Waiting for the first samples…</p>
+          ) : range !== 'live' && seriesSample !== undefined ? (
+            <MetricRangeChart selector={seriesSelector(seriesSample.metric, seriesSample.labels, host)} label={series} range={range} />
+          ) : (
+            <>
+              <LiveChart key={`${host}|${series}`} label={series} data={seriesHistory(host, series)} tick={live.tick} />
+              <p class="muted small">Points gathered since this page opened; the chart grows with every batch the agent sends.</p>
+            </>
+          )}
+        </section>
+      )}
+      {host !== '' && (
+        <section class="card">
+          <h2>Agent config</h2>
+          <MetricConfigEditor hosts={hosts} host={host} />
         </section>
       )}
       {host !== '' && (
