@@ -20,12 +20,24 @@ const BENCHMARKS: Record<string, Benchmark> = {
     run: async (args) => (await import('./kv/index.js')).runKvBench(args),
   },
   tsdb: {
-    summary: 'metric history: (a) ingest samples/s from 100 agents over the real stream, (b) bytes per stored sample (--quick)',
+    summary: 'metric history: (a) ingest samples/s from 100 agents over the real stream (+ --part breakdown), (b) bytes per stored sample, (c) 24 h range queries vs Prometheus (--quick)',
     run: async (args) => (await import('./tsdb/index.js')).runTsdbBench(args),
   },
   agent: {
     summary: 'monitoring agent: CPU time and RSS at a 1 s interval beside prometheus-node-exporter scraped every 1 s (--quick for 15 s)',
     run: async (args) => (await import('./agent/index.js')).runAgentBench(args),
+  },
+  flows: {
+    summary: 'workflow scheduler: tasks/s and hand-off latency of a 1,000-task fan-out/fan-in DAG vs BullMQ FlowProducer on redis-server (--quick)',
+    run: async (args) => (await import('./flows/index.js')).runFlowsBench(args),
+  },
+  pubsub: {
+    summary: 'scheduled messaging: fan-out of 1 publisher to 5,000 WebSocket subscribers, deliveries/s and p99, vs NATS core pub/sub (--quick)',
+    run: async (args) => (await import('./pubsub/index.js')).runPubsubBench(args),
+  },
+  objects: {
+    summary: 'object store: 64 MiB PUT/GET MiB/s and 4 KiB ops/s (8 clients) on 3 nodes beside the disk and loopback limits (--quick)',
+    run: async (args) => (await import('./objects/index.js')).runObjectsBench(args),
   },
   web: {
     summary: "dashboard: the initial JavaScript gzipped (goal < 300 KiB); run `npm run build` first",

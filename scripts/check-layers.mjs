@@ -1,6 +1,6 @@
 // Checks the layering of src/ (ARCHITECTURE.md, section 4): every relative import is resolved to the
 // file it names, and a layer may import only from layers below it:
-//   core -> coord -> cluster -> {monitor, kv, objects, flows, pubsub} -> http -> {server, node} -> cli
+//   core -> coord -> {cluster, auth} -> {monitor, kv, objects, flows, pubsub} -> http -> {server, node} -> cli
 // A capability uses another capability only through its index.ts; server and node do not import each
 // other; generated code (src/gen) may be imported by any layer. Prints each violation and exits 1.
 // Usage: node scripts/check-layers.mjs [ROOT]   (default: this repository)
@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 const root = resolve(process.argv[2] ?? resolve(import.meta.dirname, '..'));
 const src = join(root, 'src');
 const capabilities = ['monitor', 'kv', 'objects', 'flows', 'pubsub'];
-const rank = { gen: -1, core: 0, coord: 1, cluster: 2, http: 4, server: 5, node: 5, cli: 6, web: 7 };
+const rank = { gen: -1, core: 0, coord: 1, cluster: 2, auth: 2, http: 4, server: 5, node: 5, cli: 6, web: 7 };
 for (const c of capabilities) rank[c] = 3;
 
 function files(dir, out = []) {

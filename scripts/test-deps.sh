@@ -3,6 +3,9 @@
 # Each line of NEEDS is "command-to-look-for package [package...]"; a command given as an absolute path
 # (a glob is allowed) is looked for as a file. Under CI=true a server that cannot be
 # installed fails the run; elsewhere it fails too, since no test skips for a missing peer.
+#
+# --bench also installs the peers only the benchmarks run against (BENCH_NEEDS; npm test needs none of
+# them): `bash scripts/test-deps.sh --bench`.
 set -euo pipefail
 
 NEEDS=(
@@ -18,6 +21,20 @@ NEEDS=(
   "rclone rclone"
   "s3cmd s3cmd"
 )
+
+# Benchmark peers: redis-server for bench/flows (BullMQ's FlowProducer).
+BENCH_NEEDS=(
+  "/usr/bin/redis-server redis-server"
+)
+
+case "${1:-}" in
+  --bench) NEEDS+=("${BENCH_NEEDS[@]}") ;;
+  "") ;;
+  *)
+    echo "usage: bash scripts/test-deps.sh [--bench]" >&2
+    exit 2
+    ;;
+esac
 
 have() {
   case "$1" in
@@ -61,7 +78,7 @@ for line in "${NEEDS[@]}"; do
 done
 # Debian's packages start their services under systemd where it runs; the tests start their own
 # servers on free ports, so a packaged service left running is stopped.
-for svc in etcd prometheus-node-exporter postgresql nats-server prometheus influxdb; do
+for svc in etcd prometheus-node-exporter postgresql nats-server prometheus influxdb redis-server; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" || true
   fi

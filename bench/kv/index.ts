@@ -4,6 +4,7 @@
  * prints ops/s, p50 and p99 latency for each and the Flotilla/etcd ratios. Goal: Flotilla >= etcd's
  * throughput with p99 <= etcd's. Everything started is stopped at the end, on error and on Ctrl-C.
  */
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Code, FlotillaError } from '../../src/core/errors.js';
 import { BenchCleanup } from '../coord/bench-cleanup.js';
@@ -40,6 +41,20 @@ function parse(args: readonly string[]): LoadOptions | undefined {
   return o;
 }
 
+/** CPU seconds (user + system) the processes have used so far (Linux /proc); 0 for one that is gone. */
+function cpuSeconds(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // exited
+    }
+  }
+  return total;
+}
+
 export async function runKvBench(args: readonly string[]): Promise<void> {
   const o = parse(args);
   if (o === undefined) {
@@ -51,18 +66,27 @@ export async function runKvBench(args: readonly string[]): Promise<void> {
   const owner = new BenchCleanup();
   owner.installSignalHandlers();
   const results: Record<'etcd' | 'flotilla', LoadResult> = {} as Record<'etcd' | 'flotilla', LoadResult>;
+  const cpuPerOp: Record<'etcd' | 'flotilla', { server: number; client: number }> = {} as Record<'etcd' | 'flotilla', { server: number; client: number }>;
   try {
     process.stderr.write(`bench kv: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
     process.stderr.write('  starting a 3-member etcd cluster and a 3-node Flotilla cluster ...\n');
-    const [etcdEndpoints, flotillaNodes] = await Promise.all([startEtcdCluster(owner), startFlotillaCluster(owner)]);
-    for (const [name, adapter] of [
-      ['etcd', etcdAdapter(etcdEndpoints, o.clients)],
-      ['flotilla', flotillaAdapter(flotillaNodes, o.clients)],
+    const [etcdCluster, flotillaCluster] = await Promise.all([startEtcdCluster(owner), startFlotillaCluster(owner)]);
+    for (const [name, adapter, pids] of [
+      ['etcd', etcdAdapter(etcdCluster.endpoints, o.clients), etcdCluster.pids],
+      ['flotilla', flotillaAdapter(flotillaCluster.endpoints, o.clients), flotillaCluster.pids],
     ] as const) {
       try {
         process.stderr.write(`  ${name}: preloading ${o.keys} keys, then ${o.warmupSeconds} s warm-up and ${o.seconds} s measured\n`);
         await preload(adapter, o, '/bench/kv/');
-        results[name] = await runLoad(adapter, o, '/bench/kv/');
+        const cpu0 = cpuSeconds(pids);
+        const self0 = process.cpuUsage();
+        const r = await runLoad(adapter, o, '/bench/kv/');
+        const self = process.cpuUsage(self0);
+        // CPU per operation over the whole run (warm-up included): a measure the machine's other load
+        // does not skew the way it skews ops/s.
+        const allOps = r.ops * ((o.seconds + o.warmupSeconds) / o.seconds);
+        results[name] = r;
+        cpuPerOp[name] = { server: ((cpuSeconds(pids) - cpu0) * 1000) / allOps, client: ((self.user + self.system) / 1000) / allOps };
       } finally {
         await adapter.close();
       }
@@ -84,9 +108,12 @@ export async function runKvBench(args: readonly string[]): Promise<void> {
         ['p50 ms', fmt(e.p50Ms, 2), fmt(f.p50Ms, 2), ratio(f.p50Ms, e.p50Ms)],
         ['p99 ms', fmt(e.p99Ms, 2), fmt(f.p99Ms, 2), ratio(f.p99Ms, e.p99Ms)],
         ['errors', String(e.errors), String(f.errors), ''],
+        ['server CPU ms/op', fmt(cpuPerOp.etcd.server, 3), fmt(cpuPerOp.flotilla.server, 3), ratio(cpuPerOp.flotilla.server, cpuPerOp.etcd.server)],
+        ['client CPU ms/op', fmt(cpuPerOp.etcd.client, 3), fmt(cpuPerOp.flotilla.client, 3), ratio(cpuPerOp.flotilla.client, cpuPerOp.etcd.client)],
       ],
     ),
   );
+  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`);
   const met = f.opsPerSecond >= e.opsPerSecond && f.p99Ms <= e.p99Ms;
   console.log(`\ngoal (flotilla ops/s >= etcd's and p99 <= etcd's): ${met ? 'met' : 'NOT met'}`);
 }

@@ -1,7 +1,9 @@
 /**
  * The two clusters of `bench kv`, each three members on this machine: real etcd (Debian's etcd 3.4,
  * default durability: WAL fsynced per raft batch; linearizable reads) and Flotilla (a server that builds
- * the kv ring and three `flotilla node --roles kv`; N=3, W=2, R=2, acks after fsync).
+ * the kv ring and three `flotilla node --roles kv`; N=3, W=2, R=2, acks after fsync). The Flotilla side
+ * uses the project's own client library (createKvClients: the lean unary gRPC client), one connection
+ * per client, as the etcd side uses the etcd3 library.
  */
 import { create } from '@bufbuild/protobuf';
 import type { Etcd3 } from 'etcd3';
@@ -14,7 +16,13 @@ import type { BenchCleanup } from '../coord/bench-cleanup.js';
 import { createBenchClient } from '../coord/client.js';
 import type { KvAdapter } from './load.js';
 
-export async function startEtcdCluster(owner: BenchCleanup): Promise<string[]> {
+/** A started cluster: where clients connect, and the pids of its processes (for CPU accounting). */
+export interface StartedCluster {
+  endpoints: string[];
+  pids: number[];
+}
+
+export async function startEtcdCluster(owner: BenchCleanup): Promise<StartedCluster> {
   const names = ['e0', 'e1', 'e2'];
   const ports = await Promise.all(names.map(async () => ({ client: await freePort(), peer: await freePort() })));
   const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i]!.peer}`).join(',');
@@ -41,7 +49,7 @@ export async function startEtcdCluster(owner: BenchCleanup): Promise<string[]> {
     ),
   );
   for (const p of procs) owner.trackProcess(p);
-  return ports.map((p) => `127.0.0.1:${p.client}`);
+  return { endpoints: ports.map((p) => `127.0.0.1:${p.client}`), pids: procs.map((p) => p.pid ?? 0).filter((p) => p > 0) };
 }
 
 export function etcdAdapter(endpoints: string[], clients: number): KvAdapter {
@@ -55,15 +63,19 @@ export function etcdAdapter(endpoints: string[], clients: number): KvAdapter {
   };
 }
 
-export async function startFlotillaCluster(owner: BenchCleanup): Promise<string[]> {
-  const c = await startKvCluster(owner);
+export async function startFlotillaCluster(owner: BenchCleanup): Promise<StartedCluster> {
+  // Failure detection at the node's defaults (3 s / 1 s), not the fast test settings.
+  const c = await startKvCluster(owner, undefined, [], { failureTimeout: '3s', healthInterval: '1s' });
   await eventually('the kv ring is known everywhere', async () => {
     const hs = await Promise.all(['node-a', 'node-b', 'node-c'].map((n) => c.session(n).health()));
     return hs.every((h) => (h.ringVersion as number) > 0 && (h.up as string[]).length === 3);
   }, 30_000);
   for (const p of [c.server, ...c.nodes.values()]) owner.trackProcess(p);
   c.close();
-  return [...c.nodes.values()].map((n) => n.peer);
+  return {
+    endpoints: [...c.nodes.values()].map((n) => n.peer),
+    pids: [c.server, ...c.nodes.values()].map((p) => p.pid ?? 0).filter((p) => p > 0),
+  };
 }
 
 export function flotillaAdapter(addresses: string[], clients: number): KvAdapter {

@@ -5,6 +5,15 @@ import { createLogger } from '../core/log.js';
 import { version } from '../core/version.js';
 import { agentConfigSchema, createAgent } from '../monitor/index.js';
 import { action, givenOptions, runUntilStopped, table } from './run.js';
+import { setDefaultCallToken } from '../core/grpc-client.js';
+import { resolveCliToken } from './credentials.js';
+
+/** The agent's join token: --join-token, FLOTILLA_JOIN_TOKEN, or --join-token-file. */
+function agentJoinToken(opts: { joinToken?: string; joinTokenFile?: string }): string | undefined {
+  const token = opts.joinToken ?? process.env.FLOTILLA_JOIN_TOKEN;
+  if (token !== undefined && token !== '') return token.trim();
+  return opts.joinTokenFile !== undefined ? resolveCliToken({ tokenFile: opts.joinTokenFile }, {}) : undefined;
+}
 
 export function registerAgent(program: Command): void {
   program
@@ -20,11 +29,15 @@ export function registerAgent(program: Command): void {
     .option('--data-dir <dir>', 'spill buffered samples past --buffer-samples to files here (default: no spill)')
     .option('--buffer-samples <n>', 'most samples buffered in memory while the server is away (default 100000)')
     .option('--spill-bytes <n>', 'bound of the spill files under --data-dir, in bytes (default 64 MiB)')
+    .option('--labels <k=v,...>', 'labels workflow tasks select this agent by (runs_on: {labels: {k: v}}); default none')
+    .option('--join-token <token>', "the cluster's join token, sent on the stream to the server (env FLOTILLA_JOIN_TOKEN)")
+    .option('--join-token-file <file>', 'read the join token from this file')
     .option('--config <file>', 'YAML file with the same keys in camelCase')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: agentConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
         const logger = createLogger({ name: `agent ${config.hostname}` });
+        setDefaultCallToken(agentJoinToken(cmd.opts<{ joinToken?: string; joinTokenFile?: string }>()));
         const lifecycle = new Lifecycle({ logger });
         lifecycle.add(
           createAgent({
@@ -34,6 +47,7 @@ export function registerAgent(program: Command): void {
             heartbeatTtlSeconds: Math.ceil(config.heartbeatTtl / 1000),
             bufferSamples: config.bufferSamples,
             spillBytes: config.spillBytes,
+            labels: config.labels,
             logger,
             ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
           }),
@@ -46,6 +60,7 @@ export function registerAgent(program: Command): void {
               ['server', config.server],
               ['coordination', config.etcd.join(',')],
               ['heartbeat TTL', `${Math.ceil(config.heartbeatTtl / 1000)}s`],
+              ['labels', Object.entries(config.labels).map(([k, v]) => `${k}=${v}`).join(',') || '(none)'],
               ['buffer', `${config.bufferSamples} samples${config.dataDir !== undefined ? `, spill to ${config.dataDir} (${config.spillBytes} B)` : ''}`],
             ]),
         );

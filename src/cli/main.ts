@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../core/version.js';
 import { registerAgent } from './agent.js';
+import { registerAuth } from './auth.js';
+import { addTokenOptions } from './credentials.js';
 import { registerCerts } from './certs.js';
 import { registerCmd } from './cmd.js';
 import { registerCoord } from './coord.js';
@@ -40,6 +42,9 @@ export function buildProgram(): Command {
   registerPub(program);
   registerObj(program);
   registerCerts(program);
+  registerAuth(program);
+  // Last: every client command registered above gets --token / --token-file.
+  addTokenOptions(program);
   return program;
 }
 

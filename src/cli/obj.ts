@@ -16,6 +16,7 @@ import { parseHostPort } from '../core/address.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import { checkBucketName, checkKey, type BucketInfo, type ListObjectsResult, type ObjectMeta, type PolicyInfo } from '../objects/index.js';
 import { action } from './run.js';
+import { authHeader } from './credentials.js';
 
 interface ObjFlags {
   node?: string;
@@ -54,7 +55,7 @@ function exchange(node: string, method: string, path: string, opts: { headers?: 
   const { host, port } = parseHostPort(node) as { host: string; port: number };
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = request({ host, port, method, path, headers: { ...(opts.body === undefined ? { 'content-length': 0 } : {}), ...opts.headers } }, (res) => {
+    const req = request({ host, port, method, path, headers: { ...authHeader(), ...(opts.body === undefined ? { 'content-length': 0 } : {}), ...opts.headers } }, (res) => {
       answered = true;
       resolve(res);
     });

@@ -7,7 +7,7 @@ import { Code, FlotillaError } from '../core/errors.js';
 import { ExitCode, type Lifecycle } from '../core/lifecycle.js';
 import { stopWhenParentGoes } from '../core/supervisor.js';
 
-const usageCodes: ReadonlySet<Code> = new Set([Code.CONFIG_INVALID, Code.INVALID_ARGUMENT]);
+const usageCodes: ReadonlySet<Code> = new Set([Code.CONFIG_INVALID, Code.INVALID_ARGUMENT, Code.FLOW_SPEC_INVALID]);
 
 export function exitCodeFor(err: FlotillaError): number {
   return usageCodes.has(err.code) ? ExitCode.USAGE : ExitCode.FAILURE;

@@ -4,6 +4,13 @@ import { createLogger } from '../core/log.js';
 import { version } from '../core/version.js';
 import { createServerProcess, serverConfigSchema } from '../server/index.js';
 import { action, givenOptions, runUntilStopped, table } from './run.js';
+import type { BootstrapResult } from '../auth/index.js';
+
+/** The first admin token, printed once when this start created it. */
+export function adminTokenNotice(b: BootstrapResult | undefined): string {
+  if (b?.createdAdminToken === undefined) return '';
+  return `\nAdmin API token (shown once; also in ${b.adminTokenFile}, mode 0600):\n  ${b.createdAdminToken}\n`;
+}
 
 export function registerServer(program: Command): void {
   program
@@ -28,6 +35,18 @@ export function registerServer(program: Command): void {
     .option('--tsdb-max-bytes <size>', 'most disk the metric history may take, e.g. 10GB (oldest deleted first; default 0 = no limit)')
     .option('--rules <file...>', 'Prometheus rule files (recording and alerting rules; re-read on SIGHUP)')
     .option('--alert-webhook <url>', 'POST alert notifications (Alertmanager webhook JSON) to this URL (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .option('--auth <mode>', 'API tokens: auto (on when any listener is beyond loopback) or on (default auto; docs/security.md)')
+    .option('--insecure-no-auth', 'turn authentication off even beyond loopback (logged as a loud warning)')
+    .option('--join-token <token>', 'cluster token for internal calls (env FLOTILLA_JOIN_TOKEN; default <data-dir>/join-token, created when missing)')
+    .option('--oidc-issuer <url>', 'dashboard login with OpenID Connect: the provider\'s issuer URL (docs/security.md)')
+    .option('--oidc-client-id <id>', 'OpenID Connect client id registered at the provider')
+    .option('--oidc-client-secret <secret>', 'OpenID Connect client secret (prefer env FLOTILLA_OIDC_CLIENT_SECRET)')
+    .option('--oidc-redirect-url <url>', 'this server\'s public callback URL: https://HOST/auth/oidc/callback')
+    .option('--oidc-admins <users>', 'users (verified e-mail or subject) who sign in as admin, comma-separated')
+    .option('--oidc-operators <users>', 'users who sign in as operator, comma-separated')
+    .option('--oidc-readers <users>', 'users who sign in as reader, comma-separated')
+    .option('--oidc-default-role <role>', 'role of any other user who signs in (default: refused)')
+    .option('--oidc-session-ttl <duration>', 'how long a login lasts (default 12h)')
     .option('--config <file>', 'YAML file with the same keys (listen, http, coordListen, etcd, dataDir, logSamples)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
@@ -48,7 +67,10 @@ export function registerServer(program: Command): void {
               ['gRPC (join, status, agents)', server.grpc.address],
               ['HTTP', `${server.http.url}  (health: /healthz, readiness: /readyz)`],
               ['data', config.dataDir],
-            ]),
+              ['authentication', server.auth.enabled ? 'on (API tokens)' : 'off (loopback only; --auth on turns it on)'],
+              ['join token', server.auth.bootstrap()?.joinTokenFile ?? ''],
+            ]) +
+            adminTokenNotice(server.auth.bootstrap()),
         );
       }),
     );

@@ -14,6 +14,8 @@ import { createPeerClients, fetchMembers } from '../cluster/index.js';
 import { action, givenOptions, table } from './run.js';
 import { formatStatusTable } from './status.js';
 import { waitForHttpReady } from './wait.js';
+import { ADMIN_TOKEN_FILE, JOIN_TOKEN_FILE, readTokenFile } from '../auth/index.js';
+import { setDefaultCallToken } from '../core/grpc-client.js';
 
 const upConfigSchema = z.object({
   /** Number of nodes (node-a, node-b, ...). */
@@ -71,6 +73,16 @@ async function waitForCluster(server: string, names: string[], signal: AbortSign
   }
 }
 
+/** The admin and join tokens the server of `up` wrote into its data dir. */
+async function readUpTokens(serverDir: string): Promise<{ admin: string; join: string }> {
+  const admin = await readTokenFile(join(serverDir, ADMIN_TOKEN_FILE));
+  const joinToken = await readTokenFile(join(serverDir, JOIN_TOKEN_FILE));
+  if (admin === undefined || joinToken === undefined) {
+    throw new FlotillaError(Code.FAILED_PRECONDITION, `the server did not write ${ADMIN_TOKEN_FILE} and ${JOIN_TOKEN_FILE} into ${serverDir} (an admin token made earlier was revoked or the file deleted? pass a fresh --data-dir)`);
+  }
+  return { admin, join: joinToken };
+}
+
 export function registerUp(program: Command): void {
   program
     .command('up')
@@ -125,6 +137,7 @@ export function registerUp(program: Command): void {
               '--coord-listen', config.coordListen,
               '--expect-nodes', String(nodes.length),
               '--data-dir', join(config.dataDir, 'server'),
+              '--auth', 'on',
             ],
             ready: (signal) => waitForHttpReady(`${httpUrl}/readyz`, signal),
           },
@@ -136,10 +149,18 @@ export function registerUp(program: Command): void {
             }),
           ),
         ];
+        let adminToken: string | undefined;
         try {
           for (const spec of specs) {
             if (stopping) return;
             await supervisor.start(spec);
+            if (spec.name === 'server') {
+              // Authentication is on: nodes present the join token the server wrote; `up` itself uses the admin token.
+              const tokens = await readUpTokens(join(config.dataDir, 'server'));
+              adminToken = tokens.admin;
+              setDefaultCallToken(adminToken);
+              for (const s of specs) if (s !== spec) s.env = { ...s.env, FLOTILLA_JOIN_TOKEN: tokens.join };
+            }
           }
           const controller = new AbortController();
           const timer = setTimeout(() => controller.abort(), 30_000);
@@ -178,7 +199,9 @@ export function registerUp(program: Command): void {
               ['', `npx flotilla health ${nodes.map((n) => dialableAddress(n.peer)).join(' ')}`],
               ['', `ETCDCTL_API=3 etcdctl --endpoints ${coord} get --prefix /flotilla/nodes/`],
               ['', `curl ${httpUrl}/readyz`],
-            ]).replace(/^ {4}/gm, '  '),
+              ['', `curl -H "Authorization: Bearer $(cat ${join(config.dataDir, 'server', ADMIN_TOKEN_FILE)})" ${httpUrl}/api/v1/members`],
+            ]).replace(/^ {4}/gm, '  ') +
+            `\nAuthentication is on. Admin API token (also in ${join(config.dataDir, 'server', ADMIN_TOKEN_FILE)}, mode 0600; the CLI reads it from there):\n  ${adminToken ?? '(none)'}\n`,
         );
         await new Promise(() => {
           // Runs until a signal or a child's exit ends the process.

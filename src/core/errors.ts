@@ -33,6 +33,10 @@ export const Code = {
   COORD_NOT_LEADER: 'COORD_NOT_LEADER',
   /** Port or address already in use, or not bindable. */
   LISTEN_FAILED: 'LISTEN_FAILED',
+  /** Workflows: a spec failed validation (details.problems lists each with its line and column). */
+  FLOW_SPEC_INVALID: 'FLOW_SPEC_INVALID',
+  /** Key-value store: fewer than W (or R) of the key's primary replicas answered; retrying may help. */
+  KV_QUORUM_NOT_MET: 'KV_QUORUM_NOT_MET',
 } as const;
 export type Code = (typeof Code)[keyof typeof Code];
 
@@ -82,6 +86,8 @@ const mappings: Record<Code, Mapping> = {
   COORD_LEASE_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, retryable: false, title: 'Lease not found' },
   COORD_NOT_LEADER: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, retryable: true, title: 'Leadership lost' },
   LISTEN_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 503, retryable: false, title: 'Cannot listen' },
+  FLOW_SPEC_INVALID: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, retryable: false, title: 'Invalid workflow spec' },
+  KV_QUORUM_NOT_MET: { grpc: GrpcStatus.UNAVAILABLE, http: 503, retryable: true, title: 'Quorum not met' },
 };
 
 export interface FlotillaErrorOptions {

@@ -10,7 +10,7 @@
  * the error while it listens.
  */
 import type { ClientHttp2Session } from 'node:http2';
-import { Code as ConnectCode, ConnectError, type Transport } from '@connectrpc/connect';
+import { Code as ConnectCode, ConnectError, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { Code, FlotillaError } from './errors.js';
 
@@ -25,6 +25,35 @@ export interface GrpcConnectionOptions {
   defaultTimeoutMs?: number;
   /** Largest message accepted. Default 4 MiB (connect's). */
   readMaxBytes?: number;
+  /**
+   * API token sent on every call as `authorization: Bearer <token>`. Default: the process's token set
+   * with setDefaultCallToken (read at each call), if any.
+   */
+  token?: string;
+}
+
+let defaultCallToken: string | undefined;
+
+/**
+ * Sets the token every connection of this process sends unless given its own: the join token in a
+ * server or node (internal calls between cluster processes), the user's token in the CLI. Set once by the
+ * composition root (server, node, CLI main); undefined stops sending one.
+ */
+export function setDefaultCallToken(token: string | undefined): void {
+  defaultCallToken = token;
+}
+
+/** The token set with setDefaultCallToken. */
+export function defaultToken(): string | undefined {
+  return defaultCallToken;
+}
+
+function bearer(own: string | undefined): Interceptor {
+  return (next) => async (req) => {
+    const token = own ?? defaultCallToken;
+    if (token !== undefined && !req.header.has('authorization')) req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
 }
 
 export interface GrpcConnection {
@@ -65,6 +94,7 @@ export function createGrpcConnection(address: string, options: GrpcConnectionOpt
   const transport = createGrpcTransport({
     baseUrl,
     sessionManager: manager,
+    interceptors: [bearer(options.token)],
     ...(options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: options.defaultTimeoutMs } : {}),
     ...(options.readMaxBytes !== undefined ? { readMaxBytes: options.readMaxBytes } : {}),
   });

@@ -18,6 +18,23 @@ export interface H2cServerOptions {
   logger: Logger;
   /** Names the server in logs and errors, e.g. `peer gRPC`. */
   what: string;
+  /**
+   * Runs before `handler` for every request: an error refuses the call as gRPC does (trailers-only
+   * response, grpc-status from the error's code, e.g. UNAUTHENTICATED 16 / PERMISSION_DENIED 7, and the
+   * error's message), so no service, ConnectRPC or a fast path, is reached without it. Default: none.
+   */
+  authorize?: (req: http2.Http2ServerRequest) => FlotillaError | undefined;
+}
+
+/** Answers a gRPC request with `err` (trailers-only, as gRPC servers refuse calls). */
+export function refuseGrpc(res: http2.Http2ServerResponse, err: FlotillaError): void {
+  if (res.headersSent) return;
+  res.writeHead(200, {
+    'content-type': 'application/grpc+proto',
+    'grpc-status': String(err.grpcStatus),
+    'grpc-message': encodeURIComponent(err.message),
+  });
+  res.end();
 }
 
 export interface H2cServer {
@@ -30,7 +47,30 @@ export interface H2cServer {
 export async function listenH2c(options: H2cServerOptions): Promise<H2cServer> {
   const { logger, what } = options;
   const sessions = new Set<http2.ServerHttp2Session>();
-  const srv = http2.createServer({}, options.handler);
+  const authorize = options.authorize;
+  // A refused caller usually retries: each (address, reason) is logged at most once a minute.
+  const lastLogged = new Map<string, number>();
+  const logRefusal = (req: http2.Http2ServerRequest, err: FlotillaError): void => {
+    const from = req.socket?.remoteAddress ?? 'unknown';
+    const key = `${from} ${err.code} ${req.url}`;
+    const now = Date.now();
+    if ((lastLogged.get(key) ?? 0) > now - 60_000) return;
+    if (lastLogged.size >= 1000) lastLogged.clear();
+    lastLogged.set(key, now);
+    logger.warn({ from, method: req.url, code: err.code, err: err.rawMessage }, `${what}: refused a call`);
+  };
+  const handler: H2cServerOptions['handler'] =
+    authorize === undefined
+      ? options.handler
+      : (req, res) => {
+          const refused = authorize(req);
+          if (refused === undefined) return options.handler(req, res);
+          // The request body is discarded unread: the client gets the refusal and the stream ends.
+          req.resume();
+          refuseGrpc(res, refused);
+          logRefusal(req, refused);
+        };
+  const srv = http2.createServer({}, handler);
   srv.on('session', (session) => {
     servePastPeerGoaway(session);
     sessions.add(session);

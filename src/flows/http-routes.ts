@@ -48,7 +48,8 @@ export function registerFlowRoutes(app: FastifyInstance, service: FlowService): 
     if (service.isLeader || leader === undefined || leader === '' || request.headers['x-flotilla-forwarded'] !== undefined) return fn();
     const res = await fetch(`http://${leader}${request.url}`, {
       method: request.method,
-      headers: { 'content-type': 'application/json', 'x-flotilla-forwarded': '1' },
+      // The caller's API token goes along: the leader checks it again (docs/security.md).
+      headers: { 'content-type': 'application/json', 'x-flotilla-forwarded': '1', ...(request.headers.authorization !== undefined ? { authorization: request.headers.authorization } : {}) },
       ...(request.method === 'POST' ? { body: JSON.stringify(request.body ?? {}) } : {}),
     }).catch((err: unknown) => {
       throw new FlotillaError(Code.UNAVAILABLE, `the active scheduler at ${leader} cannot be reached`, { cause: err });

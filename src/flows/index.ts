@@ -9,7 +9,7 @@ export { buildGraph, findCycle, topologicalOrder, type Graph } from './dag/graph
 export { FlowService, FLOWS_LEADER_PREFIX, type FlowServiceOptions } from './scheduler/flow-service.js';
 export { SKIP_EXIT_CODE, type RunStateEvent, type TaskStateEvent } from './scheduler/run-engine.js';
 export type { AttemptOutcome, AttemptRequest, TaskDispatcher } from './scheduler/dispatch.js';
-export { createAgentDispatcher } from './scheduler/dispatch.js';
+export { createAgentDispatcher, createLocalDispatcher } from './scheduler/dispatch.js';
 export { registerFlowRoutes } from './http-routes.js';
 export { FlowMetrics, registerFlowMetrics, type ComputedMetricRegistry, type FlowMetricFamily } from './scheduler/flow-metrics.js';
 export { FlowNotifier, postWebhook, sendMail, type DeliveryOptions, type MailMessage, type NotificationPayload } from './notify/index.js';

@@ -3,7 +3,7 @@
  * routes capabilities register. Errors are answered as RFC 9457 problem+json built from FlotillaError;
  * a stack trace never reaches a client.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatHostPort, requireHostPort } from '../core/address.js';
@@ -23,6 +23,18 @@ export interface HttpServerOptions {
   readiness?: Record<string, ReadinessCheck>;
   /** Longest a readiness check may take. Default 2000 ms. */
   readinessTimeoutMs?: number;
+  /**
+   * Runs first for every request (an onRequest hook, so it covers every route, including ones added
+   * later); throwing a FlotillaError refuses the request with its problem+json (401, 403, ...).
+   * Default: none (no authentication).
+   */
+  authorize?: (request: FastifyRequest) => void;
+}
+
+/** A route as registered (for the policy test, which checks that every route is protected). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
 }
 
 export interface HttpServer extends Component {
@@ -31,6 +43,8 @@ export interface HttpServer extends Component {
   readonly address: string;
   /** The base URL (http://host:port), after start. */
   readonly url: string;
+  /** Every route registered on the app so far (one entry per method). */
+  routes(): RegisteredRoute[];
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -52,6 +66,26 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const startedAt = new Date();
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
   let address = '';
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) routes.push({ method, url: route.url });
+  });
+  const authorize = options.authorize;
+  if (authorize !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        authorize(request);
+      } catch (err) {
+        // Answered here rather than thrown: a plugin's own error handler (the S3 API's XML) must not reword it.
+        const fe = FlotillaError.from(err);
+        if (fe.code === Code.UNAUTHENTICATED) void reply.header('www-authenticate', 'Bearer realm="flotilla"');
+        const problem = fe.toProblem(request.url.split('?')[0]);
+        if (fe.code === Code.INTERNAL) problem.detail = 'internal error (see the server log)';
+        return reply.status(problem.status).type('application/problem+json').send(problem);
+      }
+      return undefined;
+    });
+  }
 
   app.setErrorHandler((err, request, reply) => {
     let fe: FlotillaError;
@@ -106,6 +140,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     get url() {
       return `http://${address}`;
     },
+    routes: () => [...routes],
     async start() {
       try {
         await app.listen({ host, port });

@@ -1,1 +1,1 @@
-export { createHttpServer, type HttpServer, type HttpServerOptions, type ReadinessCheck } from './http-server.js';
+export { createHttpServer, type HttpServer, type HttpServerOptions, type ReadinessCheck, type RegisteredRoute } from './http-server.js';

@@ -5,7 +5,7 @@
  * functions/interfaces, and calls `peerUp` when a peer returns.
  */
 import { join } from 'node:path';
-import { ConnectError, Code as ConnectCode, type ConnectRouter } from '@connectrpc/connect';
+import { ConnectError, Code as ConnectCode, type ConnectRouter, type ServiceImpl } from '@connectrpc/connect';
 import { HybridLogicalClock } from '../core/hlc.js';
 import type { Component } from '../core/lifecycle.js';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -19,6 +19,7 @@ import { createHintDelivery, type HintDelivery } from './handoff/hint-delivery.j
 import { createKvClients } from './replica/replica-clients.js';
 import { createReplicaServiceImpl } from './replica/replica-service.js';
 import type { KvMembership, KvPlacement } from './types.js';
+import { createUnaryGrpcHandler, type UnaryGrpcHandler } from '../core/grpc-unary-server.js';
 
 export interface KvServiceOptions {
   /** Directory of the local engine (`<data-dir>/kv`). */
@@ -46,6 +47,11 @@ export interface KvServiceOptions {
 export interface KvServiceComponent extends Component {
   /** Registers KvService and KvReplicaService; they answer UNAVAILABLE until started. */
   routes(router: ConnectRouter): void;
+  /**
+   * The same two services as a lean unary gRPC handler to put in front of the peer server's ConnectRPC
+   * adapter (src/core/grpc-unary-server.ts): serves a KV request and returns true, or returns false.
+   */
+  readonly unaryHandler: UnaryGrpcHandler;
   /** A peer became reachable again: deliver its hints and compare trees with it now. */
   peerUp(node: string): void;
   /** After start. */
@@ -54,6 +60,12 @@ export interface KvServiceComponent extends Component {
   readonly antiEntropy: AntiEntropy;
   readonly hints: HintDelivery;
 }
+
+/**
+ * Largest KV request the lean handler reads (16 MiB): far above the 1 MiB value limit, so an oversized
+ * value still reaches validation and gets its clear `invalid_argument` answer.
+ */
+const KV_READ_MAX_BYTES = 16 * 1024 * 1024;
 
 export function createKvService(options: KvServiceOptions): KvServiceComponent {
   const logger = options.logger ?? silentLogger();
@@ -86,8 +98,27 @@ export function createKvService(options: KvServiceOptions): KvServiceComponent {
     },
   });
 
+  const replicaRoutes = {
+    replicate: (req, ctx) => need(replicaImpl).replicate(req, ctx),
+    read: (req, ctx) => need(replicaImpl).read(req, ctx),
+    storeHints: (req, ctx) => need(replicaImpl).storeHints(req, ctx),
+    getTreeNodes: (req, ctx) => need(replicaImpl).getTreeNodes(req, ctx),
+    syncRange: (req, ctx) => need(replicaImpl).syncRange(req, ctx),
+    localScan: (req, ctx) => need(replicaImpl).localScan(req, ctx),
+  } satisfies ServiceImpl<typeof KvReplicaService>;
+  const unaryHandler = createUnaryGrpcHandler({
+    services: [
+      { service: KvServiceDesc, impl: clientImpl },
+      { service: KvReplicaService, impl: replicaRoutes },
+    ],
+    readMaxBytes: KV_READ_MAX_BYTES,
+    logger,
+    what: 'kv',
+  });
+
   return {
     name: 'kv',
+    unaryHandler,
     get coordinator() {
       return need(coordinator);
     },
@@ -102,14 +133,7 @@ export function createKvService(options: KvServiceOptions): KvServiceComponent {
     },
     routes(router) {
       router.service(KvServiceDesc, clientImpl);
-      router.service(KvReplicaService, {
-        replicate: (req, ctx) => need(replicaImpl).replicate(req, ctx),
-        read: (req, ctx) => need(replicaImpl).read(req, ctx),
-        storeHints: (req, ctx) => need(replicaImpl).storeHints(req, ctx),
-        getTreeNodes: (req, ctx) => need(replicaImpl).getTreeNodes(req, ctx),
-        syncRange: (req, ctx) => need(replicaImpl).syncRange(req, ctx),
-        localScan: (req, ctx) => need(replicaImpl).localScan(req, ctx),
-      });
+      router.service(KvReplicaService, replicaRoutes);
     },
     peerUp(node) {
       if (!serving) return;

@@ -63,6 +63,7 @@ export function createNodeKv(options: NodeKvOptions): KvServiceComponent {
   return {
     name: kv.name,
     routes: (router) => kv.routes(router),
+    unaryHandler: kv.unaryHandler,
     peerUp: (node) => kv.peerUp(node),
     get coordinator() {
       return kv.coordinator;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { hostPort, stringList } from '../core/config.js';
+import { durationMs as anyDurationMs, envBoolean, hostPort, stringList } from '../core/config.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import { NODE_ROLES, nodeNameSchema, parseBackendSpec } from '../cluster/index.js';
+import { agentLabelsSchema } from '../monitor/index.js';
 
 /** A duration: a number of seconds, or NUMBER followed by ms or s ("1500ms", "3s"). Parsed to ms. */
 const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -32,6 +33,8 @@ export const nodeConfigSchema = z.object({
   listen: hostPort.default('0.0.0.0:7101'),
   /** agent role: the monitoring server's gRPC address. Default: the server this node joined through (or learned of when joining). */
   monitorServer: hostPort.optional(),
+  /** agent role: labels workflow tasks select this node's agent by (`k=v,...`; runs_on: {labels}). Default: none. */
+  labels: agentLabelsSchema.default({}),
   /**
    * objects role: address of the file transfer endpoints (POST /upload, /download). Default 0.0.0.0:5001;
    * when that default port is taken the node runs without them (warning); an explicit address must be free.
@@ -40,6 +43,14 @@ export const nodeConfigSchema = z.object({
   xfer: z.union([z.literal('off'), hostPort]).optional(),
   /** objects role: S3 access keys accepted by the S3 API, ACCESS:SECRET[,ACCESS:SECRET...]. Default: none (S3 API refuses every request). */
   s3Credentials: stringList.default([]).pipe(z.array(z.string().regex(/^[^:]{1,128}:.{1,256}$/, 'an S3 credential is ACCESS:SECRET'))),
+  /** objects role: time between replicator rounds (repair, rebalancing, garbage collection), e.g. 30s. Default 30s. */
+  replicateInterval: anyDurationMs.pipe(z.number().min(100, 'at least 100ms')).default(30_000),
+  /** objects role: time between auditor passes (every local replica re-read and checked), e.g. 1h. Default 10m. */
+  auditInterval: anyDurationMs.pipe(z.number().min(100, 'at least 100ms')).default(600_000),
+  /** objects role: a delete's tombstone is removed this long after the delete (longer than any node stays away). Default 7d. */
+  tombstoneGrace: anyDurationMs.pipe(z.number().min(1000, 'at least 1s')).default(7 * 86_400_000),
+  /** objects role: multipart uploads not completed this long after they started are aborted. Default 7d. */
+  multipartExpiry: anyDurationMs.pipe(z.number().min(1000, 'at least 1s')).default(7 * 86_400_000),
   /** HTTP address (health, readiness, /api/v1, the S3 API). */
   http: hostPort.default('0.0.0.0:9001'),
   /** Host other processes dial to reach this node. Default: the listen host, or this machine's first IPv4 address. */
@@ -66,6 +77,14 @@ export const nodeConfigSchema = z.object({
   leaseTtl: z.coerce.number().int().min(2).max(300).default(5),
   /** A peer that does not answer health checks for this long is DISCONNECTED. Default 3s. */
   failureTimeout: durationMs.default(3000),
+  /** Authentication: `auto` (on when a listener is beyond loopback or a join token is given) or `on`. Default auto. */
+  auth: z.enum(['auto', 'on'], { message: 'auth is auto or on (--insecure-no-auth turns it off)' }).default('auto'),
+  /** Turns authentication off even when listening beyond loopback (logged as a loud warning). Default false. */
+  insecureNoAuth: envBoolean.default(false),
+  /** The cluster's join token (from the server's <data-dir>/join-token), sent on every call to other processes. */
+  joinToken: z.string().min(1).optional(),
+  /** A file holding the join token (read at start). */
+  joinTokenFile: z.string().min(1).optional(),
   /** Time between health checks of one peer. Default 1s. */
   healthInterval: durationMs.default(1000),
 });

@@ -37,6 +37,9 @@ import { createNodeKv, kvDataDir, registerKvHttpRoutes } from '../kv/index.js';
 import { createAgent, type Agent } from '../monitor/index.js';
 import { createNodeObjects, createXferServer, registerS3Routes } from '../objects/index.js';
 import type { NodeConfig } from './config.js';
+import { createAuthGuard, readTokenFile, resolveAuthMode, TokenRegistry } from '../auth/index.js';
+import { setDefaultCallToken } from '../core/grpc-client.js';
+import { Code, FlotillaError } from '../core/errors.js';
 
 export interface NodeProcess {
   readonly lifecycle: Lifecycle;
@@ -68,6 +71,32 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
   let serving = false;
 
   lifecycle.add({ name: 'peer-clients', start: async () => undefined, stop: async () => peers.close() });
+  // Authentication (docs/security.md): the join token goes on every call this node makes; the tokens it
+  // accepts are the cluster's, read from the coordination store once joined.
+  const joinTokenGiven = config.joinToken !== undefined || config.joinTokenFile !== undefined;
+  const authOn = resolveAuthMode({
+    auth: config.auth,
+    insecureNoAuth: config.insecureNoAuth,
+    listeners: [config.listen, config.http, ...(config.roles.includes('objects') && config.xfer !== undefined && config.xfer !== 'off' ? [config.xfer] : [])],
+    ...(joinTokenGiven ? { alsoOnBecause: 'this node was given a join token' } : {}),
+    logger,
+    processName: 'node',
+  });
+  const tokens = new TokenRegistry({ coord: () => coord!, logger: logger.child({ component: 'auth' }) });
+  const guard = authOn ? createAuthGuard(() => (tokens.ready ? tokens : undefined)) : undefined;
+  lifecycle.add({
+    name: 'join-token',
+    async start() {
+      let token = config.joinToken;
+      if (token === undefined && config.joinTokenFile !== undefined) {
+        token = await readTokenFile(config.joinTokenFile);
+        if (token === undefined) throw new FlotillaError(Code.CONFIG_INVALID, `--join-token-file ${config.joinTokenFile} does not exist or is empty`);
+      }
+      if (token !== undefined) setDefaultCallToken(token);
+      else if (authOn) logger.warn('no join token (--join-token, FLOTILLA_JOIN_TOKEN or --join-token-file): processes that check tokens will refuse this node');
+    },
+    stop: async () => undefined,
+  });
   lifecycle.add({
     name: 'identity',
     async start() {
@@ -81,6 +110,8 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
     createPeerServer({
       listen: config.listen,
       logger,
+      ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers) } : {}),
+      fastPath: (req, res) => kv?.unaryHandler(req, res) ?? false,
       routes: (router) => {
         kv?.routes(router);
         registerClusterService(
@@ -108,6 +139,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       logger,
       processName: config.name,
       version,
+      ...(guard !== undefined ? { authorize: (r) => void guard.checkHttp({ method: r.method, url: r.url, routeUrl: r.routeOptions.url, headers: r.headers }) } : {}),
       readiness: {
         registration: async () => {
           if (registration?.registered !== true) throw new Error('not registered');
@@ -167,6 +199,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
     },
   });
 
+  if (authOn) lifecycle.add(tokens);
   lifecycle.add(rings);
   http.app.get('/api/v1/rings', async () => rings.summary());
 
@@ -258,6 +291,10 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
           coord: () => coord!,
           ring: (name) => rings.get(name),
           view: () => view,
+          replicateIntervalMs: config.replicateInterval,
+          auditIntervalMs: config.auditInterval,
+          tombstoneGraceMs: config.tombstoneGrace,
+          multipartExpiryMs: config.multipartExpiry,
           logger: logger.child({ component: 'objects' }),
         }),
       )
@@ -268,7 +305,10 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       credentials: config.s3Credentials.map((c) => ({ accessKeyId: c.slice(0, c.indexOf(':')), secretAccessKey: c.slice(c.indexOf(':') + 1) })),
       logger: logger.child({ component: 's3' }),
     });
-    if (config.xfer !== 'off') {
+    if (authOn && config.xfer === undefined) {
+      logger.info('file transfer endpoints (/upload, /download) not started: they check no API token yet; pass --xfer HOST:PORT to run them anyway');
+    } else if (config.xfer !== 'off') {
+      if (authOn) logger.warn({ xfer: config.xfer }, 'the file transfer endpoints (/upload, /download) check no API token yet: keep them on loopback or a private network');
       const xfer = createXferServer({ listen: config.xfer ?? '0.0.0.0:5001', service: () => objects.service, logger: logger.child({ component: 'xfer' }) });
       lifecycle.add({
         name: 'xfer',
@@ -294,7 +334,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
           logger.warn('agent role: no monitoring server known (this node joined without one); pass --monitor-server HOST:PORT to stream metrics');
           return;
         }
-        agent = createAgent({ hostname: config.name, server, coord: coord!, dataDir: join(config.dataDir, 'agent'), logger: logger.child({ component: 'agent' }) });
+        agent = createAgent({ hostname: config.name, server, coord: coord!, dataDir: join(config.dataDir, 'agent'), labels: config.labels, logger: logger.child({ component: 'agent' }) });
         await agent.start();
       },
       async stop() {

@@ -8,6 +8,6 @@ export * from './backends/index.js';
 export { createNodeObjects, type NodeObjects, type NodeObjectsOptions } from './node-objects.js';
 export { createObjectRingBuilders, type ObjectRingBuildersOptions } from './ring-builders.js';
 export { createXferServer, FILES_BUCKET, type XferServer, type XferServerOptions } from './xfer/xfer-server.js';
-export { DEFAULT_POLICY, POLICIES, ringNameOf, checkBucketName, checkKey, checkFileName, type PolicyInfo } from './store/names.js';
+export { DEFAULT_POLICY, POLICIES, RESERVED_BUCKET_NAMES, ringNameOf, checkBucketName, checkNewBucketName, checkKey, checkFileName, type PolicyInfo } from './store/names.js';
 export type { ObjectStore, ObjectPeer } from './store/object-store.js';
 export { registerS3Routes, type S3RoutesOptions } from './s3/index.js';

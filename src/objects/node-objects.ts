@@ -27,6 +27,10 @@ export interface NodeObjectsOptions {
   replicateIntervalMs?: number;
   /** Default 10 min. */
   auditIntervalMs?: number;
+  /** Tombstones older than this are garbage collected. Default 7 days. */
+  tombstoneGraceMs?: number;
+  /** Multipart uploads (and their parts) older than this are aborted. Default 7 days. */
+  multipartExpiryMs?: number;
   logger?: Logger;
 }
 
@@ -49,7 +53,7 @@ export function createNodeObjects(o: NodeObjectsOptions): NodeObjects {
     (o.view()?.members() ?? [])
       .filter((m) => m.record.name !== o.self && m.record.roles.includes('objects'))
       .map((m) => ({ name: m.record.name, httpAddress: m.record.httpAddress, up: m.status === 'ACTIVE' && m.registered, rttMs: m.rttMs }));
-  const repair = new Repairer({
+  const repair: Repairer = new Repairer({
     self: o.self,
     local,
     client,
@@ -57,9 +61,16 @@ export function createNodeObjects(o: NodeObjectsOptions): NodeObjects {
     peers,
     ...(o.replicateIntervalMs !== undefined ? { replicateIntervalMs: o.replicateIntervalMs } : {}),
     ...(o.auditIntervalMs !== undefined ? { auditIntervalMs: o.auditIntervalMs } : {}),
+    ...(o.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: o.tombstoneGraceMs } : {}),
+    ...(o.multipartExpiryMs !== undefined ? { multipartExpiryMs: o.multipartExpiryMs } : {}),
+    // Upload records live in the coordination store: one node (the first live name) expires them.
+    expireUploads: async (maxAgeMs) => {
+      const first = [o.self, ...peers().filter((p) => p.up).map((p) => p.name)].sort()[0];
+      return first === o.self ? service.expireUploads(maxAgeMs) : 0;
+    },
     logger,
   });
-  const service = createObjectStore({
+  const service: ObjectStore = createObjectStore({
     self: o.self,
     local,
     client,

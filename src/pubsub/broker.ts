@@ -8,11 +8,12 @@
  * every server, the origin included, appends what it receives from NATS to its own history and fans it
  * out to its own subscribers: a subscriber on any server gets every message once.
  */
+import { randomUUID } from 'node:crypto';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SqlStore } from '../core/sql/index.js';
 import { Hub } from './hub.js';
-import { defaultLimits, validatePublish, type PubsubLimits, type Publication, type StoredMessage } from './message.js';
+import { defaultLimits, INTERNAL_PREFIX, isInternalChannel, validateChannel, validatePublish, type NewMessage, type PubsubLimits, type Publication, type StoredMessage } from './message.js';
 import { NatsClient } from './nats-client.js';
 import { PubsubStore } from './pubsub-store.js';
 import { systemClock, TimerQueue, type Clock } from './timer-queue.js';
@@ -59,6 +60,8 @@ export class Broker {
   private readonly historySize: number;
   private readonly historyTtlMs: number;
   private readonly inFlight = new Set<string>();
+  private toInsert: { msg: NewMessage; resolve: (r: { message: StoredMessage; duplicate: boolean }) => void; reject: (err: unknown) => void }[] = [];
+  private inserting = false;
   private pending: StoredMessage[] = [];
   private incoming: Publication[] = [];
   private chain: Promise<void> = Promise.resolve();
@@ -150,14 +153,57 @@ export class Broker {
     }
   }
 
-  /** Validates and stores a message; it is durable when this resolves. */
+  /**
+   * Validates and stores a message; it is durable when this resolves. Publications arriving while a
+   * store transaction runs are stored together in the next one (group commit: one sync for the group).
+   */
   async publish(body: unknown): Promise<{ message: StoredMessage; duplicate: boolean }> {
     if (!this.started) throw new FlotillaError(Code.UNAVAILABLE, 'the message broker is not running');
-    const now = this.clock.now();
-    const msg = validatePublish(body, now, this.limits);
-    const res = await this.store.insert(msg, now);
-    if (!res.duplicate) this.track(res.message);
-    return res;
+    const msg = validatePublish(body, this.clock.now(), this.limits);
+    return new Promise((resolve, reject) => {
+      this.toInsert.push({ msg, resolve, reject });
+      if (this.inserting) return;
+      this.inserting = true;
+      // The SQL store may be synchronous (SQLite): wait one turn of the event loop so that every request
+      // read in this turn joins the group.
+      setImmediate(() => void this.insertQueued());
+    });
+  }
+
+  /**
+   * Publishes one of the server's own messages on an internal channel (`$flotilla.*`), now, on this
+   * server only (never through NATS: each server describes what it sees). Appended to the channel's
+   * history like any publication, so a subscriber that reconnects recovers what it missed; batched with
+   * other deliveries. Ignored while the broker is not running.
+   */
+  publishInternal(channel: string, data: unknown): void {
+    if (!isInternalChannel(channel)) throw new FlotillaError(Code.INVALID_ARGUMENT, `${channel} is not an internal channel (${INTERNAL_PREFIX}...)`);
+    validateChannel(channel);
+    if (!this.started) return;
+    this.incoming.push({ id: randomUUID(), channel, data: JSON.stringify(data), encoding: 'json', deliverAtMs: this.clock.now() });
+    this.kick();
+  }
+
+  private async insertQueued(): Promise<void> {
+    try {
+      while (this.toInsert.length > 0) {
+        const group = this.toInsert.splice(0, 1000);
+        try {
+          const results = await this.store.insertBatch(
+            group.map((g) => g.msg),
+            this.clock.now(),
+          );
+          for (const [i, res] of results.entries()) {
+            if (!res.duplicate) this.track(res.message);
+            group[i]!.resolve(res);
+          }
+        } catch (err) {
+          for (const g of group) g.reject(err);
+        }
+      }
+    } finally {
+      this.inserting = false;
+    }
   }
 
   async cancel(id: string): Promise<StoredMessage> {
@@ -264,7 +310,7 @@ export class Broker {
     if (pubs.length === 0) return;
     const now = this.clock.now();
     const { entries, epochs } = await this.store.append(pubs, now, { historySize: this.historySize, historyTtlMs: this.historyTtlMs }, fromSchedule);
-    this.hub.fanOut(entries, epochs);
+    await this.hub.fanOut(entries, epochs);
     const after = this.clock.now();
     for (const e of entries) {
       this.lateness.push(after - e.deliverAtMs);

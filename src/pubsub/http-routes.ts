@@ -97,8 +97,8 @@ export function registerPubsubRoutes(app: FastifyInstance, broker: Broker, logge
   void app.register(async (scope) => {
     await scope.register(websocket, { options: { maxPayload: broker.limits.maxDataBytes + 16 * 1024 } });
     // Typed here as the part of `ws` the session uses (the package ships no types of its own).
-    scope.get('/ws', { websocket: true }, (socket: unknown) => {
-      handleWsSession(socket as WsLike, broker, logger);
+    scope.get('/ws', { websocket: true }, (socket: unknown, request) => {
+      handleWsSession(socket as WsLike, broker, logger, { tcp: request.raw.socket });
     });
   });
 

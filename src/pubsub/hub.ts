@@ -10,10 +10,22 @@ import type { Logger } from '../core/log.js';
 import { publicationJson, type ChannelEntry } from './message.js';
 import type { PubsubStore } from './pubsub-store.js';
 
+/**
+ * The encodings of one publication shared by every subscriber it fans out to: a transport encodes the
+ * publication into its frame once and every later subscriber reuses the bytes.
+ */
+export interface SharedFrames {
+  /** The WebSocket text frame payload `{"pub":...}`. */
+  ws?: Buffer;
+}
+
 /** Where a subscription writes frames. `send` returns false when the transport is gone or overloaded. */
 export interface SubscriptionSink {
-  /** Sends one publication (the JSON text of its frame body). */
-  sendPublication(json: string, entry: ChannelEntry): boolean;
+  /**
+   * Sends one publication (the JSON text of its frame body). `shared` is the same object for every
+   * subscriber of one fan-out (absent for a send to one subscriber).
+   */
+  sendPublication(json: string, entry: ChannelEntry, shared?: SharedFrames): boolean;
   /** Ends the subscription from the server's side (slow consumer, too many unacknowledged). */
   fail(err: FlotillaError): void;
 }
@@ -30,6 +42,8 @@ export interface HubOptions {
   maxRedeliveries?: number;
   /** Unacknowledged publications one subscription may hold before it is ended. Default 10 000. */
   maxUnacked?: number;
+  /** A fan-out yields to the event loop after running this long. Default 20 ms. */
+  sliceMs?: number;
   now?: () => number;
 }
 
@@ -70,6 +84,7 @@ export class Hub {
   private readonly ackTimeoutMs: number;
   private readonly maxRedeliveries: number;
   private readonly maxUnacked: number;
+  private readonly sliceMs: number;
   private readonly now: () => number;
   /** Counters for tests and diagnostics. */
   readonly stats = { delivered: 0, redelivered: 0, gaveUp: 0, slowConsumers: 0 };
@@ -78,6 +93,7 @@ export class Hub {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
     this.maxRedeliveries = options.maxRedeliveries ?? 5;
     this.maxUnacked = options.maxUnacked ?? 10_000;
+    this.sliceMs = options.sliceMs ?? 20;
     this.now = options.now ?? Date.now;
   }
 
@@ -153,23 +169,46 @@ export class Hub {
     if (set.size === 0) this.channels.delete(sub.channel);
   }
 
-  /** Sends new entries (already durable in this server's history) to every subscriber of their channel. */
-  fanOut(entries: readonly ChannelEntry[], epochs: ReadonlyMap<string, string>): void {
+  /**
+   * Sends new entries (already durable in this server's history) to every subscriber of their channel,
+   * subscriber by subscriber (a transport that corks sends one write per subscriber for the whole
+   * batch). A large fan-out yields to the event loop every `sliceMs` so that other work (publishing,
+   * leases, health checks) is not starved; callers await it before fanning out the next batch, which
+   * keeps every subscriber's publications in offset order.
+   */
+  async fanOut(entries: readonly ChannelEntry[], epochs: ReadonlyMap<string, string>): Promise<void> {
     for (const [c, e] of epochs) this.epochs.set(c, e);
+    const byChannel = new Map<string, ChannelEntry[]>();
     for (const entry of entries) {
-      const set = this.channels.get(entry.channel);
+      if (!this.channels.has(entry.channel)) continue;
+      let list = byChannel.get(entry.channel);
+      if (list === undefined) byChannel.set(entry.channel, (list = []));
+      list.push(entry);
+    }
+    let sliceStart = performance.now();
+    for (const [channel, list] of byChannel) {
+      const set = this.channels.get(channel);
       if (set === undefined) continue;
-      const epoch = epochs.get(entry.channel) ?? this.epochs.get(entry.channel) ?? '';
-      let json: string | undefined;
-      for (const sub of set) {
-        if (!sub.live) {
-          if (sub.buffer.length >= this.maxUnacked) this.drop(sub, 'too many publications arrived while recovering');
-          else sub.buffer.push(entry);
-          continue;
+      const epoch = epochs.get(channel) ?? this.epochs.get(channel) ?? '';
+      const jsons = list.map((entry) => publicationJson(entry, epoch));
+      const shared: SharedFrames[] = list.map(() => ({}));
+      let n = 0;
+      for (const sub of [...set]) {
+        for (let i = 0; i < list.length; i++) {
+          if (sub.closed) break;
+          const entry = list[i]!;
+          if (!sub.live) {
+            if (sub.buffer.length >= this.maxUnacked) this.drop(sub, 'too many publications arrived while recovering');
+            else sub.buffer.push(entry);
+            continue;
+          }
+          if (entry.offset <= sub.lastSentOffset || sub.epoch !== epoch) continue;
+          this.sendJson(sub, entry, jsons[i]!, shared[i]);
         }
-        if (entry.offset <= sub.lastSentOffset || sub.epoch !== epoch) continue;
-        json ??= publicationJson(entry, epoch);
-        this.sendJson(sub, entry, json);
+        if (++n % 64 === 0 && performance.now() - sliceStart > this.sliceMs) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
       }
     }
   }
@@ -213,10 +252,10 @@ export class Hub {
     this.sendJson(sub, entry, publicationJson(entry, sub.epoch, duplicate));
   }
 
-  private sendJson(sub: Subscription, entry: ChannelEntry, json: string): void {
+  private sendJson(sub: Subscription, entry: ChannelEntry, json: string, shared?: SharedFrames): void {
     if (sub.closed) return;
     sub.lastSentOffset = entry.offset;
-    if (!sub.sink.sendPublication(json, entry)) return;
+    if (!sub.sink.sendPublication(json, entry, shared)) return;
     this.stats.delivered += 1;
     if (sub.acks) {
       if (sub.unacked.size >= this.maxUnacked) {

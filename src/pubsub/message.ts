@@ -26,16 +26,30 @@ export const defaultLimits: PubsubLimits = {
   maxTtlMs: 366 * 86_400_000,
 };
 
-/** Channel names: 1-255 characters of letters, digits and `_-.:@/=`. `public:` channels need no token. */
+/**
+ * Channel names: 1-255 characters of letters, digits and `_-.:@/=`, or an internal channel (below).
+ * `public:` channels need no token.
+ */
 export const CHANNEL_RE = /^[A-Za-z0-9_\-.:@/=]{1,255}$/;
 export const PUBLIC_PREFIX = 'public:';
+/**
+ * The reserved prefix of the server's internal channels (`$flotilla.members`, `$flotilla.agents`,
+ * `$flotilla.flows`): only the server publishes on them; subscribing needs a channel token like any
+ * non-public channel.
+ */
+export const INTERNAL_PREFIX = '$flotilla.';
+const INTERNAL_RE = /^\$flotilla\.[A-Za-z0-9_\-.:@/=]{1,200}$/;
 
 export function isPublicChannel(channel: string): boolean {
   return channel.startsWith(PUBLIC_PREFIX);
 }
 
+export function isInternalChannel(channel: string): boolean {
+  return channel.startsWith(INTERNAL_PREFIX);
+}
+
 export function validateChannel(channel: unknown): string {
-  if (typeof channel !== 'string' || !CHANNEL_RE.test(channel)) {
+  if (typeof channel !== 'string' || !(CHANNEL_RE.test(channel) || INTERNAL_RE.test(channel))) {
     throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid channel ${JSON.stringify(channel)}: expected 1-255 characters of letters, digits and _-.:@/=`);
   }
   return channel;
@@ -137,6 +151,9 @@ export function validatePublish(body: unknown, nowMs: number, limits: PubsubLimi
   }
   const req = parsed.data;
   const channel = validateChannel(req.channel);
+  if (isInternalChannel(channel)) {
+    throw new FlotillaError(Code.PERMISSION_DENIED, `channel ${channel} is internal: names starting with ${INTERNAL_PREFIX} are reserved for the server's own messages`);
+  }
   let data: string;
   let encoding: DataEncoding;
   if (req.dataBase64 !== undefined) {

@@ -128,17 +128,41 @@ export class PubsubStore {
    * the channel, returns the existing message and `duplicate: true` instead.
    */
   async insert(msg: NewMessage, nowMs: number): Promise<{ message: StoredMessage; duplicate: boolean }> {
+    return (await this.insertBatch([msg], nowMs))[0]!;
+  }
+
+  /**
+   * Stores several new messages in one transaction (group commit: one sync to disk for all of them).
+   * Results are in the order of `msgs`; an idempotency key used twice in the batch yields one message.
+   */
+  async insertBatch(msgs: readonly NewMessage[], nowMs: number): Promise<{ message: StoredMessage; duplicate: boolean }[]> {
     return this.sql.transaction(async (tx) => {
-      if (msg.idempotencyKey !== undefined) {
-        const existing = await tx.get<MessageRow>('SELECT * FROM pubsub_messages WHERE channel = ? AND idempotency_key = ?', [msg.channel, msg.idempotencyKey]);
-        if (existing !== undefined) return { message: toMessage(existing), duplicate: true };
+      const out: { message: StoredMessage; duplicate: boolean }[] = [];
+      const byKey = new Map<string, StoredMessage>();
+      for (const msg of msgs) {
+        if (msg.idempotencyKey !== undefined) {
+          const key = `${msg.channel}\u0000${msg.idempotencyKey}`;
+          const earlier = byKey.get(key);
+          if (earlier !== undefined) {
+            out.push({ message: earlier, duplicate: true });
+            continue;
+          }
+          const existing = await tx.get<MessageRow>('SELECT * FROM pubsub_messages WHERE channel = ? AND idempotency_key = ?', [msg.channel, msg.idempotencyKey]);
+          if (existing !== undefined) {
+            out.push({ message: toMessage(existing), duplicate: true });
+            continue;
+          }
+        }
+        const id = randomUUID();
+        await tx.run(
+          'INSERT INTO pubsub_messages (id, channel, data, encoding, deliver_at, expires_at, idempotency_key, created_at, state, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)',
+          [id, msg.channel, msg.data, msg.encoding, msg.deliverAtMs, msg.expiresAtMs ?? null, msg.idempotencyKey ?? null, nowMs, 'scheduled'],
+        );
+        const message: StoredMessage = { ...msg, id, state: 'scheduled' as const, createdAtMs: nowMs, deliveredAtMs: undefined };
+        if (msg.idempotencyKey !== undefined) byKey.set(`${msg.channel}\u0000${msg.idempotencyKey}`, message);
+        out.push({ message, duplicate: false });
       }
-      const id = randomUUID();
-      await tx.run(
-        'INSERT INTO pubsub_messages (id, channel, data, encoding, deliver_at, expires_at, idempotency_key, created_at, state, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)',
-        [id, msg.channel, msg.data, msg.encoding, msg.deliverAtMs, msg.expiresAtMs ?? null, msg.idempotencyKey ?? null, nowMs, 'scheduled'],
-      );
-      return { message: { ...msg, id, state: 'scheduled' as const, createdAtMs: nowMs, deliveredAtMs: undefined }, duplicate: false };
+      return out;
     });
   }
 

@@ -50,6 +50,28 @@ export const serverConfigSchema = z.object({
   rules: stringList.default([]),
   /** URLs that receive alert notifications (Alertmanager's webhook JSON). Default none. */
   alertWebhook: stringList.default([]),
+  /** Authentication: `auto` (on when any listener is beyond loopback) or `on`. Default auto. See docs/security.md. */
+  auth: z.enum(['auto', 'on'], { message: 'auth is auto or on (--insecure-no-auth turns it off)' }).default('auto'),
+  /** Turns authentication off even when listening beyond loopback (logged as a loud warning). Default false. */
+  insecureNoAuth: envBoolean.default(false),
+  /** The cluster token this server uses for internal calls (a second server sharing etcd). Default: <data-dir>/join-token, created when missing. */
+  joinToken: z.string().min(1).optional(),
+  /** Dashboard login with OpenID Connect: the provider's issuer URL (https://, or http:// on loopback). Default: off. */
+  oidcIssuer: z.string().url().optional(),
+  /** The client id registered at the provider. */
+  oidcClientId: z.string().min(1).optional(),
+  /** The client secret (prefer FLOTILLA_OIDC_CLIENT_SECRET to a flag). */
+  oidcClientSecret: z.string().min(1).optional(),
+  /** This server's public callback URL registered at the provider: https://HOST/auth/oidc/callback. */
+  oidcRedirectUrl: z.string().url().optional(),
+  /** Users (verified e-mail or subject) given each role at login. */
+  oidcAdmins: stringList.default([]),
+  oidcOperators: stringList.default([]),
+  oidcReaders: stringList.default([]),
+  /** The role of any other user who signs in; unset: they are refused. */
+  oidcDefaultRole: z.enum(['reader', 'operator', 'admin']).optional(),
+  /** How long a login's session token lasts. Default 12h. */
+  oidcSessionTtl: durationMs.refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be from 1m to 30d').default(12 * 3_600_000),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 

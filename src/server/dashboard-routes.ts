@@ -10,6 +10,16 @@
  *                                          { id, ok, message, result }, through MonitorService.SendCommand
  * An event stream sends only whole snapshots, so a slow reader that misses a write while its socket is
  * full gets the latest state once it drains; nothing queues per reader.
+ *
+ * The same changes also travel as messages on the server's internal channels (when `publishInternal` is
+ * given), which the dashboard reads over /ws with the browser client (a channel token from
+ * POST /api/v1/channel-tokens; users cannot publish on `$flotilla.*`):
+ *   $flotilla.members  {type:"members", observer, coordinationReachable, members}  (coalesced per flushMs)
+ *                      {type:"status", event: {name, status, previous, at}}       (each status change)
+ *   $flotilla.agents   {type:"agent", agent: AgentJson with lastMetrics}           (per host, coalesced per agentFlushMs)
+ *   $flotilla.flows    {type:"run", runId, flow, state, reason, time}
+ *                      {type:"task", runId, flow, task, state, reason, tryNumber, time}
+ * `GET /api/v1/members?events=true` adds `events` (the recent status changes) for a reader's first view.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -17,7 +27,9 @@ import { dialableAddress } from '../core/address.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import { fromMemberMessage, toMemberMessage, type MemberStatus, type MemberSummary, type MembershipView } from '../cluster/index.js';
-import { createMonitorClient, type CommandAckResult, type MonitorClient } from '../monitor/index.js';
+import { createMonitorClient, toAgentJson, type CommandAckResult, type GlobalView, type MonitorClient } from '../monitor/index.js';
+import type { FlowService, RunStateEvent, TaskStateEvent } from '../flows/index.js';
+import { INTERNAL_CHANNELS } from '../pubsub/index.js';
 
 /** One status change as the event stream and the overview show it. */
 export interface MemberEvent {
@@ -45,6 +57,14 @@ export interface DashboardRoutesOptions {
   recentEvents?: number;
   /** A comment line every this often keeps proxies from closing an idle stream. Default 15 000 ms. */
   keepAliveMs?: number;
+  /** Publishes a server message on an internal channel (the message broker); without it, none are published. */
+  publishInternal?: (channel: string, data: unknown) => void;
+  /** The agents' global view: its changes go to `$flotilla.agents`. */
+  agents?: GlobalView;
+  /** The workflow service: its run and task state changes go to `$flotilla.flows`. */
+  flows?: FlowService;
+  /** Coalescing period of one host's messages on `$flotilla.agents`. Default 500 ms. */
+  agentFlushMs?: number;
 }
 
 /** A lifecycle component: start() follows the membership view (add it after the view's component). */
@@ -87,9 +107,12 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const write = (c: Client, text: string): void => {
     if (!c.reply.raw.write(text)) c.blocked = true;
   };
+  const publish = options.publishInternal;
   const flush = (): void => {
     flushTimer = undefined;
-    const text = `event: members\ndata: ${JSON.stringify(membersJson())}\n\n`;
+    const json = membersJson();
+    publish?.(INTERNAL_CHANNELS.members, { type: 'members', ...json });
+    const text = `event: members\ndata: ${JSON.stringify(json)}\n\n`;
     for (const c of clients) {
       if (c.blocked) continue;
       c.stale = false;
@@ -98,12 +121,13 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   };
   const onChanged = (): void => {
     for (const c of clients) c.stale = true;
-    if (clients.size > 0) flushTimer ??= setTimeout(flush, flushMs);
+    if (clients.size > 0 || publish !== undefined) flushTimer ??= setTimeout(flush, flushMs);
   };
   const onStatus = (name: string, status: MemberStatus, previous: MemberStatus | undefined): void => {
     const ev: MemberEvent = { name, status, previous: previous ?? null, at: new Date().toISOString() };
     recent.push(ev);
     if (recent.length > maxEvents) recent.splice(0, recent.length - maxEvents);
+    publish?.(INTERNAL_CHANNELS.members, { type: 'status', event: ev });
     for (const c of clients) if (!c.blocked) write(c, `event: status\ndata: ${JSON.stringify(ev)}\n\n`);
   };
   /** Follows the view once it exists (the routes are registered before the server starts). */
@@ -123,9 +147,47 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     }
   };
 
-  app.get('/api/v1/members', async () => {
+  // Agents and workflows on internal channels: one message per host per period, one per state change.
+  const dirtyHosts = new Set<string>();
+  let agentTimer: NodeJS.Timeout | undefined;
+  const flushAgents = (): void => {
+    agentTimer = undefined;
+    for (const host of dirtyHosts) {
+      const snap = options.agents?.snapshot(host, { metrics: true });
+      if (snap !== undefined) publish?.(INTERNAL_CHANNELS.agents, { type: 'agent', agent: toAgentJson(snap) });
+    }
+    dirtyHosts.clear();
+  };
+  const onAgent = (host: string): void => {
+    dirtyHosts.add(host);
+    agentTimer ??= setTimeout(flushAgents, options.agentFlushMs ?? 500);
+  };
+  const onRun = (e: RunStateEvent): void => {
+    publish?.(INTERNAL_CHANNELS.flows, { type: 'run', runId: e.runId, flow: e.flow, state: e.state, reason: e.reason, time: new Date(e.timeMs).toISOString() });
+  };
+  const onTask = (e: TaskStateEvent): void => {
+    publish?.(INTERNAL_CHANNELS.flows, { type: 'task', runId: e.runId, flow: e.flow, task: e.task, state: e.state, reason: e.reason, tryNumber: e.tryNumber, time: new Date(e.timeMs).toISOString() });
+  };
+  let feeding = false;
+  const feed = (on: boolean): void => {
+    if (publish === undefined || feeding === on) return;
+    feeding = on;
+    if (on) {
+      options.agents?.on('agent:changed', onAgent);
+      options.flows?.on('run:state:changed', onRun).on('task:state:changed', onTask);
+    } else {
+      options.agents?.off('agent:changed', onAgent);
+      options.flows?.off('run:state:changed', onRun).off('task:state:changed', onTask);
+      if (agentTimer !== undefined) clearTimeout(agentTimer);
+      agentTimer = undefined;
+      dirtyHosts.clear();
+    }
+  };
+
+  app.get<{ Querystring: { events?: string } }>('/api/v1/members', async (request) => {
     follow();
-    return membersJson();
+    const events = request.query.events;
+    return events === 'true' || events === '1' ? { ...membersJson(), events: recent } : membersJson();
   });
 
   app.get('/api/v1/members/events', (_request, reply) => {
@@ -162,6 +224,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   });
 
   const close = (): void => {
+    feed(false);
     subscribed?.off('view:changed', onChanged).off('node:status:changed', onStatus);
     subscribed = undefined;
     if (flushTimer !== undefined) clearTimeout(flushTimer);
@@ -178,6 +241,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     name: 'dashboard-routes',
     async start() {
       follow();
+      feed(true);
     },
     async stop() {
       close();

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { formatHostPort, requireHostPort } from '../core/address.js';
+import { Code, FlotillaError } from '../core/errors.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/log.js';
 import { openSqlStore, type SqlStore } from '../core/sql/index.js';
@@ -30,6 +31,7 @@ import {
   createTsdb,
   createWebhookSender,
   registerQueryRoutes,
+  registerTsdbMetrics,
   type MetricsExporter,
   type MonitorServer,
   type RuleManager,
@@ -41,8 +43,12 @@ import type { ServerConfig } from './config.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerDataProxy } from './data-proxy.js';
 import { registerRingRoutes } from './ring-routes.js';
+import { registerOverviewRoutes } from './overview-routes.js';
 import { registerWebApp } from '../http/web-app.js';
 import { createObjectRingBuilders } from '../objects/index.js';
+import { bootstrapTokens, createAuthGuard, createToken, isLoopbackHost, registerAuthRoutes, resolveAuthMode, TokenRegistry, type BootstrapResult } from '../auth/index.js';
+import { registerOidcLogin } from '../http/oidc-login.js';
+import { setDefaultCallToken } from '../core/grpc-client.js';
 
 export interface ServerProcess {
   readonly lifecycle: Lifecycle;
@@ -61,6 +67,8 @@ export interface ServerProcess {
   readonly tsdb: Tsdb;
   /** Recording and alerting rules (`--rules`); undefined when none are configured. */
   readonly rules: RuleManager | undefined;
+  /** Authentication: whether it is enforced, and the bootstrap's tokens (after start). */
+  readonly auth: { readonly enabled: boolean; bootstrap(): BootstrapResult | undefined };
 }
 
 export function createServerProcess(config: ServerConfig, logger: Logger): ServerProcess {
@@ -95,6 +103,33 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       await coord?.close();
     },
   });
+
+  // Authentication (docs/security.md): tokens live in the coordination store; this process keeps a copy.
+  const coordHost = requireHostPort(config.coordListen, '--coord-listen').host;
+  const authOn = resolveAuthMode({
+    auth: config.auth,
+    insecureNoAuth: config.insecureNoAuth,
+    listeners: [config.listen, config.http],
+    logger,
+    processName: 'server',
+  });
+  if (authOn && embedded && !isLoopbackHost(coordHost)) {
+    logger.warn({ coordListen: config.coordListen }, 'the embedded coordination store does not check API tokens yet: keep --coord-listen on loopback or a private network (docs/security.md)');
+  }
+  const tokens = new TokenRegistry({ coord: () => coord!, logger: logger.child({ component: 'auth' }) });
+  let bootstrap: BootstrapResult | undefined;
+  lifecycle.add({
+    name: 'auth',
+    async start() {
+      bootstrap = await bootstrapTokens({ coord: coord!, dataDir: config.dataDir, logger: logger.child({ component: 'auth' }), ...(config.joinToken !== undefined ? { joinToken: config.joinToken } : {}) });
+      setDefaultCallToken(bootstrap.joinToken);
+      await tokens.start();
+    },
+    async stop() {
+      await tokens.stop();
+    },
+  });
+  const guard = authOn ? createAuthGuard(() => (tokens.ready ? tokens : undefined)) : undefined;
 
   let sql: SqlStore | undefined;
   lifecycle.add({
@@ -143,6 +178,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     createPeerServer({
       listen: config.listen,
       logger,
+      ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers) } : {}),
       routes: (router) => {
         monitor.registerGrpc(router);
         registerClusterService(
@@ -202,6 +238,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       logger,
       processName: 'server',
       version,
+      ...(guard !== undefined ? { authorize: (r) => void guard.checkHttp({ method: r.method, url: r.url, routeUrl: r.routeOptions.url, headers: r.headers }) } : {}),
       readiness: {
         coordination: async () => {
           if (coord === undefined) throw new Error('not started');
@@ -216,6 +253,29 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
   pubsub.registerHttp(http.app);
 
   http.app.get('/api/v1/rings', async () => rings.summary());
+  registerAuthRoutes(http.app, { coord: () => coord! });
+  if (config.oidcIssuer !== undefined) {
+    const { oidcIssuer: issuer, oidcClientId: clientId, oidcClientSecret: clientSecret, oidcRedirectUrl: redirectUrl } = config;
+    if (clientId === undefined || clientSecret === undefined || redirectUrl === undefined) {
+      throw new FlotillaError(Code.CONFIG_INVALID, 'OpenID Connect login needs --oidc-client-id, --oidc-client-secret (or FLOTILLA_OIDC_CLIENT_SECRET) and --oidc-redirect-url beside --oidc-issuer');
+    }
+    if (!authOn) throw new FlotillaError(Code.CONFIG_INVALID, 'OpenID Connect login needs authentication on (--auth on): its sessions are API tokens');
+    registerOidcLogin(http.app, {
+      issuer,
+      clientId,
+      clientSecret,
+      redirectUrl,
+      roles: { admin: config.oidcAdmins, operator: config.oidcOperators, reader: config.oidcReaders },
+      ...(config.oidcDefaultRole !== undefined ? { defaultRole: config.oidcDefaultRole } : {}),
+      // A provider on this machine (a test or a local development provider) may speak plain HTTP.
+      allowInsecureIssuer: isLoopbackHost(new URL(issuer).hostname.replace(/^\[|\]$/g, '')),
+      logger: logger.child({ component: 'oidc' }),
+      mintSession: async (user) => {
+        const t = await createToken(coord!, { name: `oidc:${user.email ?? user.subject}`, role: user.role, ttlMs: config.oidcSessionTtl, createdBy: 'oidc' });
+        return { token: t.token, expiresAt: new Date(t.record.expiresAt ?? Date.now() + config.oidcSessionTtl) };
+      },
+    });
+  }
   registerRingRoutes(http.app, { coord: () => coord!, view: () => view });
   lifecycle.add(registerDataProxy(http.app, { view: () => view, ring: (n) => rings.get(n) }));
 
@@ -227,11 +287,14 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       dataDir: join(config.dataDir, 'flows'),
       advertise: config.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:'),
       remote: createAgentDispatcher(monitor.tasks),
+      notifyPublish: async (channel, payload) => void (await pubsub.broker.publish({ channel, data: payload })),
     }),
   );
   registerFlowRoutes(http.app, flows);
+  registerOverviewRoutes(http.app, { view: () => view, flows });
   registerFlowMetrics(exporter.registry, flows.metrics);
-  lifecycle.add(registerDashboardRoutes(http.app, { view: () => view, grpcAddress: () => grpc.address }));
+  registerTsdbMetrics(exporter.registry, () => tsdb.stats());
+  lifecycle.add(registerDashboardRoutes(http.app, { view: () => view, grpcAddress: () => grpc.address, publishInternal: (c, d) => pubsub.broker.publishInternal(c, d), agents: monitor.view, flows }));
   // Last: its catch-all route answers the app for every path no API route took.
   registerWebApp(http.app);
 
@@ -252,6 +315,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     monitor,
     tsdb,
     rules,
+    auth: { enabled: authOn, bootstrap: () => bootstrap },
     view: () => view,
     coordEndpoints: endpoints,
     sql: () => {

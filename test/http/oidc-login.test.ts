@@ -1,44 +1,38 @@
 /**
  * Dashboard login through OpenID Connect, end to end in Debian's chromium: a local OpenID provider
- * (`oidc-provider`, started here on loopback, with its development login form standing in for Google's)
- * and a Flotilla HTTP server with the login routes. The browser signs in at the provider, comes back
- * through the callback (PKCE, state, nonce and the ID token checked by openid-client) and holds a session
- * token that the server accepts; refusals (no role, a replayed callback, a forged state) are clear pages.
+ * (`oidc-provider`, started here on loopback, with a login form of the test standing in for Google's)
+ * and a real `flotilla server --auth on --oidc-issuer ...`. The browser signs in at the provider, comes
+ * back through the callback (PKCE, state, nonce and the ID token checked by openid-client) and holds a
+ * session token, an API token the server lists and accepts; refusals (no role, a replayed callback, a forged state) are clear pages.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
-import { createHttpServer, type HttpServer } from '../../src/http/index.js';
-import { registerOidcLogin, roleOf, safeReturnPath, type DashboardRole } from '../../src/http/oidc-login.js';
-import { Code, FlotillaError } from '../../src/core/errors.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHttpServer } from '../../src/http/index.js';
+import { registerOidcLogin, roleOf, safeReturnPath } from '../../src/http/oidc-login.js';
 import { silentLogger } from '../../src/core/log.js';
-import { freePort, type Cleanup } from '../testkit/index.js';
+import { freePort, startFlotilla, type ProcessHandle } from '../testkit/index.js';
+import { suiteOwner } from '../testkit/cluster.js';
 import { openBrowser, type BrowserSession } from '../web/browser.js';
 
-function suiteOwner(): Cleanup & { run(): Promise<void> } {
-  const fns: (() => unknown)[] = [];
-  return {
-    after: (fn) => void fns.push(fn),
-    async run() {
-      for (const fn of fns.reverse()) await fn();
-    },
-  };
-}
-
-describe('OpenID Connect login in a real browser', () => {
+describe('OpenID Connect login in a real browser against flotilla server', () => {
   const owner = suiteOwner();
   let provider: Server;
-  let http: HttpServer;
+  let server: ProcessHandle;
+  let base = '';
+  let admin = '';
   let browser: BrowserSession;
-  const sessions = new Map<string, { subject: string; role: DashboardRole }>();
 
   before(async () => {
     const providerPort = await freePort();
     const httpPort = await freePort();
     const issuer = `http://127.0.0.1:${providerPort}`;
-    const redirectUrl = `http://127.0.0.1:${httpPort}/auth/oidc/callback`;
+    base = `http://127.0.0.1:${httpPort}`;
+    const redirectUrl = `${base}/auth/oidc/callback`;
     const clientSecret = randomBytes(24).toString('hex');
     const oidcProvider = new Provider(issuer, {
       clients: [{ client_id: 'flotilla-dashboard', client_secret: clientSecret, redirect_uris: [redirectUrl], grant_types: ['authorization_code'], response_types: ['code'] }],
@@ -77,51 +71,40 @@ describe('OpenID Connect login in a real browser', () => {
     await new Promise<void>((resolve) => provider.listen(providerPort, '127.0.0.1', resolve));
     owner.after(() => new Promise<void>((resolve) => provider.close(() => resolve())));
 
-    http = createHttpServer({ listen: `127.0.0.1:${httpPort}`, logger: silentLogger(), processName: 'server', version: 'test' });
-    registerOidcLogin(http.app, {
-      issuer,
-      clientId: 'flotilla-dashboard',
-      clientSecret,
-      redirectUrl,
-      roles: { admin: ['ada@example.test'] },
-      allowInsecureIssuer: true,
-      logger: silentLogger(),
-      mintSession: async (user) => {
-        const token = `session-${randomBytes(12).toString('hex')}`;
-        sessions.set(token, { subject: user.subject, role: user.role });
-        return { token, expiresAt: new Date(Date.now() + 3_600_000) };
-      },
-    });
-    // A protected route standing for the API: it accepts only a minted session token.
-    http.app.get('/api/v1/whoami', async (request) => {
-      const s = sessions.get((request.headers.authorization ?? '').replace(/^Bearer /, ''));
-      if (s === undefined) throw new FlotillaError(Code.UNAUTHENTICATED, 'no valid token');
-      return s;
-    });
-    http.app.get('/', async (_request, reply) => reply.type('text/html').send('<!doctype html><title>dashboard</title><link rel="icon" href="data:,"><p>dashboard</p>'));
-    await http.start();
-    owner.after(() => http.stop());
+    server = await startFlotilla(
+      ({ port, dataDir }) => [
+        'server', '--listen', `127.0.0.1:${port('grpc')}`, '--http', `127.0.0.1:${httpPort}`, '--coord-listen', `127.0.0.1:${port('coord')}`,
+        '--data-dir', dataDir, '--auth', 'on',
+        '--oidc-issuer', issuer, '--oidc-client-id', 'flotilla-dashboard', '--oidc-redirect-url', redirectUrl, '--oidc-admins', 'ada@example.test',
+      ],
+      { t: owner, ports: ['grpc', 'coord'], env: { FLOTILLA_OIDC_CLIENT_SECRET: clientSecret }, ready: async (h) => h.output().includes('ready') },
+    );
+    admin = readFileSync(join(server.dataDir, 'admin-token'), 'utf8').trim();
     browser = await openBrowser(owner);
     // Closing the provider waits for the browser's keep-alive connections.
     owner.after(() => provider.closeAllConnections());
   });
-  after(() => owner.run());
 
   async function signIn(account: string): Promise<void> {
     const { page } = browser;
-    await page.goto(`${http.url}/auth/oidc/login?return=/`);
+    await page.goto(`${base}/auth/oidc/login?return=/cluster`);
     await page.locator('input[name="login"]').fill(account);
     await page.locator('button[type="submit"]').click();
   }
 
-  it('signs a listed user in as their role and the dashboard holds a token the API accepts', async () => {
+  it('signs a listed user in as admin; the dashboard holds a session token the API accepts', async () => {
     const { page } = browser;
     await signIn('ada');
-    await page.waitForURL(`${http.url}/`);
+    await page.waitForURL(`${base}/cluster`);
     const token = await page.evaluate<string | null>("sessionStorage.getItem('flotilla.token')");
-    assert.ok(token !== null && sessions.has(token), 'the page holds the minted session token');
-    const who: unknown = await page.evaluate(async (t) => (await fetch('/api/v1/whoami', { headers: { authorization: `Bearer ${t}` } })).json() as unknown, token);
-    assert.deepEqual(who, { subject: 'ada', role: 'admin' });
+    assert.match(token ?? '', /^flt_[0-9a-f]{12}_/, 'the page holds an API token');
+    const status = await page.evaluate(async (t) => (await fetch('/api/v1/auth/tokens', { headers: { authorization: `Bearer ${t}` } })).status, token);
+    assert.equal(status, 200, 'the session token is an admin API token');
+    assert.equal((await fetch(`${base}/api/v1/auth/tokens`)).status, 401, 'without it the API refuses');
+    const res = await fetch(`${base}/api/v1/auth/tokens`, { headers: { authorization: `Bearer ${admin}` } });
+    const listed = JSON.stringify(await res.json());
+    assert.match(listed, /oidc:ada@example\.test/, 'the session is listed (and can be revoked) like any token');
+    await page.getByText('Token set').waitFor();
     await browser.shot('oidc-login-done');
     assert.deepEqual(browser.consoleErrors, [], 'no console error on the way');
   });
@@ -130,11 +113,10 @@ describe('OpenID Connect login in a real browser', () => {
     const { page } = browser;
     await page.evaluate('sessionStorage.clear()');
     await browser.context.clearCookies();
-    const before = sessions.size;
     await signIn('mallory');
     await page.waitForURL(/\/auth\/oidc\/callback/);
     assert.match(await page.locator('h1').innerText(), /Signed in as mallory@example.test, without access/);
-    assert.equal(sessions.size, before, 'no session minted');
+    assert.equal(await page.evaluate<string | null>("sessionStorage.getItem('flotilla.token')"), null, 'no token');
     // The callback cannot be replayed: its state was used.
     const again = await page.goto(page.url());
     assert.equal(again?.status(), 400);
@@ -142,7 +124,7 @@ describe('OpenID Connect login in a real browser', () => {
   });
 
   it('refuses a forged state without contacting the provider', async () => {
-    const res = await fetch(`${http.url}/auth/oidc/callback?code=x&state=forged`);
+    const res = await fetch(`${base}/auth/oidc/callback?code=x&state=forged`);
     assert.equal(res.status, 400);
     assert.match(await res.text(), /expired or was already used/);
   });

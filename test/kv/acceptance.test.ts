@@ -45,6 +45,16 @@ describe('KV acceptance on three flotilla nodes', { timeout: 180_000 }, () => {
     }
     for (let i = 0; i < 20; i++) await c.session(i % 2 === 0 ? 'node-a' : 'node-b').put(`new/${i}`, Buffer.from(`n${i}`), {});
     await c.session('node-a').del('old/3', {});
+    // ALL cannot be met with node-c down: the stable code over gRPC (through the CLI's client) and HTTP.
+    await assert.rejects(
+      c.session('node-b').put('needs-all', Buffer.from('x'), { consistency: 'all' }),
+      (err: FlotillaError) => err.code === 'KV_QUORUM_NOT_MET' && /quorum not met for put: needed 3 replicas/.test(err.message),
+    );
+    const allPut = await fetch(`http://127.0.0.1:${c.nodes.get('node-a')!.port('http')}/api/v1/kv/keys/needs-all?consistency=all`, { method: 'PUT', body: 'x' });
+    assert.equal(allPut.status, 503);
+    const problem = (await allPut.json()) as { code: string; detail: string };
+    assert.equal(problem.code, 'KV_QUORUM_NOT_MET');
+    assert.match(problem.detail, /quorum not met for put/);
 
     // Restart: node-c catches up with no manual step.
     await c.nodes.get('node-c')!.restart();

@@ -36,7 +36,11 @@ describe('KV store on three in-process replicas over gRPC', () => {
     for (let i = 0; i < 20; i++) await h.node('node-b').kv.coordinator.put(enc(`new/${i}`), enc(`n${i}`));
     await h.node('node-a').kv.coordinator.del(enc('old/3'));
     // ALL cannot be met with a replica down; nothing is acknowledged.
-    await assert.rejects(a.put(enc('x'), enc('y'), { level: 'all' }), (err: FlotillaError) => err.code === 'UNAVAILABLE' && /quorum not met/.test(err.message));
+    await assert.rejects(
+      a.put(enc('x'), enc('y'), { level: 'all' }),
+      (err: FlotillaError) =>
+        err.code === 'KV_QUORUM_NOT_MET' && /^\[kv_quorum_not_met\] quorum not met for put/.test(err.message) && err.grpcStatus === 14 && err.httpStatus === 503 && err.retryable,
+    );
     await h.node('node-b').kv.coordinator.idle();
     await h.node('node-a').kv.coordinator.idle();
     assert.ok(h.node('node-b').kv.engine.pendingHints + h.node('node-a').kv.engine.pendingHints > 0, 'hints were stored for node-c');

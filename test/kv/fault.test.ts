@@ -1,12 +1,18 @@
 /**
  * Fault test: three kv nodes, concurrent clients doing put/get/delete (each key has one writer) for
- * FLOTILLA_KV_FAULT_SECONDS (default 60) while a nemesis kill -9s and restarts random nodes and pauses
- * one (SIGSTOP: it is cut off from everyone, then heals with SIGCONT). Then everything is healed and the
- * test waits for convergence and checks the history (fault-checker.ts). On failure the history, the
- * final states and the nemesis schedule are saved to a temp directory named in the output.
+ * FLOTILLA_KV_FAULT_SECONDS (default 60) while a nemesis kill -9s and restarts random nodes and cuts
+ * one off. The cluster runs on a test LAN (testkit/netns.ts): node-c runs in its own network namespace
+ * joined by a veth pair, and a network cut sets its link down (nobody reaches it, it reaches nobody)
+ * and later up again; every other cut pauses a random node instead (SIGSTOP, then SIGCONT). Then
+ * everything is healed and the test waits for convergence and checks the history (fault-checker.ts).
+ * On failure the history, the final states and the nemesis schedule are saved to a temp directory
+ * named in the output. The namespace, veth pair and bridge are removed at the end, pass or fail.
+ *
+ * Needs root and iproute2 (ip netns, veth, bridge).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +20,7 @@ import { describe, it } from 'node:test';
 import { FlotillaError } from '../../src/core/errors.js';
 import { openKvSession, type KvSession } from '../../src/cli/kv.js';
 import { eventually } from '../testkit/cluster.js';
+import { createTestNetwork } from '../testkit/netns.js';
 import { checkHistory, type Op } from './fault-checker.js';
 import { startKvCluster } from './kv-processes.js';
 
@@ -21,6 +28,22 @@ const SECONDS = Number(process.env.FLOTILLA_KV_FAULT_SECONDS ?? 60);
 const CLIENTS = 6;
 const KEYS_PER_CLIENT = 8;
 const NAMES = ['node-a', 'node-b', 'node-c'];
+/** The node in its own network namespace. */
+const ISOLATED = 'node-c';
+
+/** Whether a TCP connection to host:port opens within a second. */
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+    sock.setTimeout(1000, () => done(false));
+  });
+}
 
 /** A small deterministic PRNG so a failing schedule can be read back (seed printed). */
 function rng(seed: number): () => number {
@@ -39,12 +62,17 @@ describe('KV under faults', { timeout: (SECONDS + 150) * 1000 }, () => {
     const seed = Number(process.env.FLOTILLA_KV_FAULT_SEED ?? Date.now() % 1_000_000);
     t.diagnostic(`seed ${seed}, ${SECONDS} s`);
     const random = rng(seed);
-    const c = await startKvCluster(t);
+    const setupStarted = Date.now();
+    const network = await createTestNetwork(t, [ISOLATED]);
+    const isolated = network.hosts[ISOLATED]!;
+    t.diagnostic(`${ISOLATED} runs in network namespace ${isolated.ns} (${isolated.address}); the rest on ${network.gateway}`);
+    const c = await startKvCluster(t, NAMES, [], { network });
     await eventually('ring and peers known everywhere', async () => {
       const hs = await Promise.all(NAMES.map((n) => c.session(n).health()));
       return hs.every((h) => (h.ringVersion as number) > 0 && (h.up as string[]).length === 3);
     }, 30_000);
 
+    t.diagnostic(`network and cluster up in ${Date.now() - setupStarted} ms`);
     const history: Op[] = [];
     const schedule: { atMs: number; action: string }[] = [];
     const t0 = Date.now();
@@ -122,14 +150,26 @@ describe('KV under faults', { timeout: (SECONDS + 150) * 1000 }, () => {
       }
     };
 
+    let cutsSeen = 0;
     const nemesis = async (): Promise<void> => {
       let round = 0;
       while (Date.now() < deadline - 8000) {
         await sleep(2000 + random() * 3000);
         const name = NAMES[Math.floor(random() * NAMES.length)]!;
         const node = c.nodes.get(name)!;
-        const pause = round++ % 3 === 2;
-        if (pause) {
+        const kind = round++ % 6;
+        if (kind === 0) {
+          schedule.push({ atMs: Date.now() - t0, action: `cut off ${ISOLATED} (link of ${isolated.ns} down)` });
+          await isolated.cut();
+          try {
+            const peer = c.nodes.get(ISOLATED)!;
+            if (!(await reachable(peer.host, peer.port('peer')))) cutsSeen++;
+            await sleep(3000 + random() * 4000);
+          } finally {
+            await isolated.heal();
+          }
+          schedule.push({ atMs: Date.now() - t0, action: `heal ${ISOLATED} (link up)` });
+        } else if (kind === 3) {
           schedule.push({ atMs: Date.now() - t0, action: `cut off ${name} (SIGSTOP)` });
           node.signal('SIGSTOP');
           await sleep(3000 + random() * 3000);
@@ -176,6 +216,7 @@ describe('KV under faults', { timeout: (SECONDS + 150) * 1000 }, () => {
     const convergedAt = Date.now();
     await eventually('all replicas converge', readAll, 60_000).catch(() => undefined);
     schedule.push({ atMs: Date.now() - t0, action: `convergence check done after ${Date.now() - convergedAt} ms` });
+    t.diagnostic(schedule[schedule.length - 1]!.action);
 
     const result = checkHistory(history, finals);
     t.diagnostic(`${history.length} ops, ${result.acknowledgedWrites} acknowledged writes, ${result.reads} reads checked, ${schedule.length} nemesis events`);
@@ -187,6 +228,7 @@ describe('KV under faults', { timeout: (SECONDS + 150) * 1000 }, () => {
       await writeFile(join(dir, 'problems.txt'), result.problems.join('\n') + '\n');
       t.diagnostic(`history, final states and nemesis schedule saved in ${dir}`);
     }
+    assert.ok(cutsSeen > 0, `no network cut of ${ISOLATED} was seen to take effect`);
     assert.ok(result.acknowledgedWrites > 50, `too few acknowledged writes (${result.acknowledgedWrites}) for the test to mean anything`);
     assert.deepEqual(result.problems.slice(0, 20), []);
   });

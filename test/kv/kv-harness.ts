@@ -82,7 +82,8 @@ export async function startHarness(t: Cleanup, options: HarnessOptions = {}): Pr
       ...(options.readQuorum !== undefined ? { readQuorum: options.readQuorum } : {}),
       ...(options.gcGraceMs !== undefined ? { gcGraceMs: options.gcGraceMs } : {}),
     });
-    const server = createPeerServer({ listen: '127.0.0.1:0', routes: (r) => kv.routes(r), readMaxBytes: 16 * 1024 * 1024 });
+    // As a node serves it: the lean unary path first, ConnectRPC behind it.
+    const server = createPeerServer({ listen: '127.0.0.1:0', routes: (r) => kv.routes(r), fastPath: (req, res) => kv.unaryHandler(req, res), readMaxBytes: 16 * 1024 * 1024 });
     await kv.start();
     await server.start();
     addresses.set(name, server.address);

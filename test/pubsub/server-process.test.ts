@@ -43,13 +43,13 @@ describe('scheduled messages in real server processes', { concurrency: true }, (
     const epoch = sub.result!.epoch as string;
     before.close();
     // The CLI schedules one; HTTP the rest.
-    const cli = await run(process.execPath, [FLOTILLA_BIN, 'pub', 'send', 'public:crash', '{"n":-1}', '--in', '3s', '--http', `127.0.0.1:${server.port('http')}`, '--json']);
+    const cli = await run(process.execPath, [FLOTILLA_BIN, 'pub', 'send', 'public:crash', '{"n":-1}', '--in', '12s', '--http', `127.0.0.1:${server.port('http')}`, '--json']);
     const ids = new Set<string>([(JSON.parse(cli.stdout) as { id: string }).id]);
     const start = Date.now();
     await Promise.all(
       Array.from({ length: 7 }, async (_, w) => {
         for (let i = w; i < 499; i += 7) {
-          const r = await httpJson(base(server), 'POST', '/api/v1/publish', { channel: 'public:crash', data: { n: i }, deliverAt: start + 3000 + (i % 50) * 60 });
+          const r = await httpJson(base(server), 'POST', '/api/v1/publish', { channel: 'public:crash', data: { n: i }, deliverAt: start + 12_000 + (i % 50) * 100 });
           assert.equal(r.status, 202);
           ids.add(r.body.id as string);
         }
@@ -66,7 +66,7 @@ describe('scheduled messages in real server processes', { concurrency: true }, (
     t.after(() => after.close());
     const res = await after.request({ subscribe: { channel: 'public:crash', since: { offset: 0, epoch } } });
     assert.equal(res.result?.recovered, true, JSON.stringify(res));
-    await waitUntil(() => new Set(after.pubs('public:crash').map((p) => p.id)).size >= 500, 20_000, 'all 500 after the restart');
+    await waitUntil(() => new Set(after.pubs('public:crash').map((p) => p.id)).size >= 500, 60_000, 'all 500 after the restart');
     assert.deepEqual(new Set(after.pubs('public:crash').map((p) => p.id)), ids);
     const scheduled = await httpJson(base(server), 'GET', '/api/v1/messages?channel=public:crash&state=scheduled');
     assert.deepEqual(scheduled.body.messages, []);

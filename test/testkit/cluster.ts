@@ -1,4 +1,6 @@
 /** Flotilla clusters for membership tests: a server, nodes joining it, and polling their views. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach } from 'node:test';
 import { spawn } from 'node:child_process';
@@ -14,10 +16,17 @@ export interface ServerHandle extends ProcessHandle {
   /** 127.0.0.1:PORT of its gRPC (ClusterService) server. */
   readonly grpc: string;
   readonly coordEndpoint: string;
+  /** With `auth: true`: the admin token and the join token the server wrote into its data dir. */
+  readonly adminToken?: string;
+  readonly joinToken?: string;
 }
 
-/** `flotilla server` on free ports: embedded store, or a client of `etcd` endpoints. */
-export async function startServer(t: Cleanup, opts: { etcd?: string } = {}): Promise<ServerHandle> {
+/**
+ * `flotilla server` on free ports: embedded store, or a client of `etcd` endpoints. `auth: true` runs it
+ * with `--auth on` (loopback servers run without authentication otherwise); pass `--join-token
+ * server.joinToken` to its nodes and the admin token to clients (docs/security.md).
+ */
+export async function startServer(t: Cleanup, opts: { etcd?: string; auth?: boolean } = {}): Promise<ServerHandle> {
   const h = await startFlotilla(
     ({ port, dataDir }) => [
       'server',
@@ -25,6 +34,7 @@ export async function startServer(t: Cleanup, opts: { etcd?: string } = {}): Pro
       '--http', `127.0.0.1:${port('http')}`,
       ...(opts.etcd !== undefined ? ['--etcd', opts.etcd] : ['--coord-listen', `127.0.0.1:${port('coord')}`]),
       '--data-dir', dataDir,
+      ...(opts.auth === true ? ['--auth', 'on'] : []),
     ],
     {
       name: 'flotilla server',
@@ -33,7 +43,11 @@ export async function startServer(t: Cleanup, opts: { etcd?: string } = {}): Pro
       ready: async (p) => (await tcpReady(p.port('grpc'))) && (opts.etcd !== undefined || (await grpcReady(`127.0.0.1:${p.port('coord')}`))),
     },
   );
-  return Object.assign(h, { grpc: `127.0.0.1:${h.port('grpc')}`, coordEndpoint: opts.etcd ?? `127.0.0.1:${h.port('coord')}` });
+  const tokens =
+    opts.auth === true
+      ? { adminToken: readFileSync(join(h.dataDir, 'admin-token'), 'utf8').trim(), joinToken: readFileSync(join(h.dataDir, 'join-token'), 'utf8').trim() }
+      : {};
+  return Object.assign(h, { grpc: `127.0.0.1:${h.port('grpc')}`, coordEndpoint: opts.etcd ?? `127.0.0.1:${h.port('coord')}`, ...tokens });
 }
 
 export interface NodeHandle extends ProcessHandle {

@@ -3,11 +3,12 @@
  * (h2c). Capabilities register their services on it (ClusterService here; replication and forwarding
  * later). Stopping destroys open HTTP/2 sessions, since `http2Server.close()` waits for them otherwise.
  */
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { networkInterfaces } from 'node:os';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { formatHostPort, parseHostPort } from '../../core/address.js';
-import { listenH2c, type H2cServer } from '../../core/h2c-server.js';
+import { listenH2c, type H2cServer, type H2cServerOptions } from '../../core/h2c-server.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import { silentLogger, type Logger } from '../../core/log.js';
@@ -20,6 +21,13 @@ export interface PeerServerOptions {
   logger?: Logger;
   /** Largest request accepted, in bytes. Default: 4 MiB. */
   readMaxBytes?: number;
+  /**
+   * A lean handler tried before ConnectRPC (e.g. the KV services' unary fast path): it serves a request
+   * and returns true, or returns false to let ConnectRPC serve it.
+   */
+  fastPath?: (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
+  /** Checks every request before any service (ConnectRPC or the fast path) sees it: authentication, see listenH2c. Default: none. */
+  authorize?: H2cServerOptions['authorize'];
 }
 
 export interface PeerServer extends Component {
@@ -49,14 +57,16 @@ export function createPeerServer(options: PeerServerOptions): PeerServer {
       return boundPort;
     },
     async start() {
-      const handler = connectNodeAdapter({
+      const connectHandler = connectNodeAdapter({
         grpc: true,
         connect: false,
         grpcWeb: false,
         readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
         routes: options.routes,
       });
-      const srv = await listenH2c({ host, port, handler, logger, what: 'peer gRPC' });
+      const fastPath = options.fastPath;
+      const handler = fastPath === undefined ? connectHandler : (req: Http2ServerRequest, res: Http2ServerResponse) => void (fastPath(req, res) || connectHandler(req, res));
+      const srv = await listenH2c({ host, port, handler, logger, what: 'peer gRPC', ...(options.authorize !== undefined ? { authorize: options.authorize } : {}) });
       server = srv;
       boundPort = srv.bound.port;
     },

@@ -10,7 +10,7 @@ import { listenH2c, type H2cServer } from '../../core/h2c-server.js';
 import { CoordEngine } from './coord-engine.js';
 import { Cluster, KV, Lease, Maintenance, Watch } from '../../gen/etcdserverpb/rpc_pb.js';
 import { createEtcdServiceImpls, registerEtcdServices } from './grpc-services.js';
-import { createUnaryFastPath } from './unary-fast-path.js';
+import { createUnaryGrpcHandler } from '../../core/grpc-unary-server.js';
 import type { Clock } from './lease-manager.js';
 
 export interface EmbeddedCoordOptions {
@@ -74,9 +74,11 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
       readMaxBytes,
       routes: (router) => registerEtcdServices(router, impls),
     });
-    const fastPath = createUnaryFastPath({
+    const fastPath = createUnaryGrpcHandler({
       readMaxBytes,
       logger,
+      what: 'coordination store',
+      dialect: 'grpc-go',
       services: [
         { service: KV, impl: impls.kv },
         { service: Watch, impl: impls.watch },

@@ -22,6 +22,22 @@ function sqlError(err: unknown, sql: string): FlotillaError {
   return new FlotillaError(Code.INTERNAL, `SQL failed (${sql.split('\n')[0]!.slice(0, 80)}): ${(err as Error).message}`, { cause: err });
 }
 
+/** Prepared statements per database, by SQL text (preparing is most of a small statement's cost). */
+const statementCache = new WeakMap<Db, Map<string, Database.Statement>>();
+const MAX_CACHED_STATEMENTS = 512;
+
+function prepared(db: Db, sql: string): Database.Statement {
+  let cache = statementCache.get(db);
+  if (cache === undefined) statementCache.set(db, (cache = new Map<string, Database.Statement>()));
+  let stmt = cache.get(sql);
+  if (stmt === undefined) {
+    stmt = db.prepare(sql);
+    if (cache.size >= MAX_CACHED_STATEMENTS) cache.clear();
+    cache.set(sql, stmt);
+  }
+  return stmt;
+}
+
 class SqliteStatements implements SqlStore {
   readonly dialect = 'sqlite' as const;
   constructor(
@@ -31,7 +47,7 @@ class SqliteStatements implements SqlStore {
 
   async run(sql: string, params?: readonly unknown[]): Promise<RunResult> {
     try {
-      const r = this.db.prepare(sql).run(...toSqliteParams(params));
+      const r = prepared(this.db, sql).run(...toSqliteParams(params));
       return { changes: r.changes, lastInsertRowid: Number(r.lastInsertRowid) };
     } catch (err) {
       throw sqlError(err, sql);
@@ -40,7 +56,7 @@ class SqliteStatements implements SqlStore {
 
   async all<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
     try {
-      return this.db.prepare(sql).all(...toSqliteParams(params)) as T[];
+      return prepared(this.db, sql).all(...toSqliteParams(params)) as T[];
     } catch (err) {
       throw sqlError(err, sql);
     }
@@ -48,7 +64,7 @@ class SqliteStatements implements SqlStore {
 
   async get<T>(sql: string, params?: readonly unknown[]): Promise<T | undefined> {
     try {
-      return this.db.prepare(sql).get(...toSqliteParams(params)) as T | undefined;
+      return prepared(this.db, sql).get(...toSqliteParams(params)) as T | undefined;
     } catch (err) {
       throw sqlError(err, sql);
     }

@@ -1,12 +1,14 @@
 /**
  * Notifications of a workflow (FLOW-6): on run success or failure and on task failure, as the flow's
- * `notify.on` asks, a JSON POST to each webhook and a mail over SMTP to `notify.email.to`. Only the active
+ * `notify.on` asks, a JSON POST to each webhook, a mail over SMTP to `notify.email.to`, and the same JSON
+ * published on each message channel of `notify.channel` (scheduled messaging, delivered now). Only the active
  * scheduler notifies (it alone emits engine events). Deliveries run in the background with retries and
  * backoff; a delivery that fails after its retries is logged and counted, never thrown at the engine.
  */
 import type { Logger } from '../../core/log.js';
 import type { FlowSpec, NotifyEvent } from '../spec/index.js';
 import type { RunStateEvent, TaskStateEvent } from '../scheduler/run-engine.js';
+import { publishToChannel } from './channel.js';
 import { sendMail } from './smtp.js';
 import { postWebhook, type DeliveryOptions } from './webhook.js';
 
@@ -30,6 +32,11 @@ export interface NotifierOptions {
   specOf: (runId: string) => Promise<FlowSpec | undefined>;
   /** Retry policy of every delivery. Default: 5 retries, backoff from 500 ms to 30 s. */
   delivery?: DeliveryOptions;
+  /**
+   * Publishes on a message channel (the server's pubsub broker; durable when it resolves). Without it, a
+   * flow with `notify.channel` logs the notification as failed.
+   */
+  publish?: (channel: string, payload: NotificationPayload) => Promise<void>;
 }
 
 export class FlowNotifier {
@@ -72,6 +79,9 @@ export class FlowNotifier {
     if (spec === undefined || !spec.notify.on.includes(event)) return;
     const options: DeliveryOptions = { ...this.o.delivery, signal: this.abort.signal };
     const jobs: Promise<void>[] = spec.notify.webhooks.map((url) => this.deliver(`webhook ${url}`, payload, () => postWebhook(url, payload, options)));
+    for (const channel of spec.notify.channels) {
+      jobs.push(this.deliver(`channel ${channel}`, payload, () => publishToChannel(channel, payload, this.o.publish, options)));
+    }
     const mail = spec.notify.email;
     if (mail !== undefined) {
       const what = payload.task !== undefined ? `task ${payload.task} failed` : `run ${payload.state}`;

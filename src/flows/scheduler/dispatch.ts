@@ -19,6 +19,13 @@ export interface AttemptRequest {
 export interface TaskDispatcher {
   /** Runs an attempt on `host` (undefined: on this server) and resolves with how it ended. */
   run(host: string | undefined, req: AttemptRequest): Promise<AttemptOutcome>;
+  /**
+   * For `runs_on: {labels}`: a connected agent with all of `labels` (the least loaded, ties in turn), or
+   * undefined when none is connected. Absent: no agents (every selector waits).
+   */
+  pick?(labels: Readonly<Record<string, string>>): string | undefined;
+  /** Calls `fn` when an agent connects (a waiting selector may match now); returns the unsubscribe. */
+  onAgentConnected?(fn: () => void): () => void;
 }
 
 export const localHostname = hostname();
@@ -42,6 +49,8 @@ export function createAgentDispatcher(channel: RemoteTaskChannel): TaskDispatche
       if (host === undefined) return Promise.resolve({ kind: 'lost', reason: 'no agent named' });
       return channel.run({ attemptId: req.attemptId, host, plan: req.plan, signal: req.signal, onLine: req.onLine });
     },
+    pick: (labels) => channel.pick(labels),
+    onAgentConnected: (fn) => channel.onAgentConnected(fn),
   };
 }
 
@@ -53,5 +62,7 @@ export function combineDispatchers(local: TaskDispatcher, remote: TaskDispatcher
       if (remote === undefined) return Promise.resolve({ kind: 'lost', reason: `no agent channel: cannot run on ${host}` });
       return remote.run(host, req);
     },
+    pick: (labels) => remote?.pick?.(labels),
+    onAgentConnected: (fn) => remote?.onAgentConnected?.(fn) ?? (() => undefined),
   };
 }

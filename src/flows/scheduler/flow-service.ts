@@ -35,11 +35,15 @@ export interface FlowServiceOptions {
   advertise: string;
   /** Agents for tasks with runs_on. */
   remote?: TaskDispatcher;
+  /** Runs the tasks without runs_on. Default: a process per attempt on this server (createLocalDispatcher). */
+  localDispatcher?: TaskDispatcher;
   /** Leader lease TTL in seconds. Default 5. */
   leaseTtlSeconds?: number;
   maxParallel?: number;
   /** Retry policy of notification deliveries. Default: 5 retries, backoff from 500 ms to 30 s. */
   notifyDelivery?: DeliveryOptions;
+  /** Publishes a notification on a message channel (`notify.channel`); without it such targets fail. */
+  notifyPublish?: (channel: string, payload: unknown) => Promise<void>;
   now?: () => number;
 }
 
@@ -95,6 +99,7 @@ export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leader
         return run === undefined ? undefined : this.loadSpec(run.flow_key, run.version);
       },
       ...(this.o.notifyDelivery !== undefined ? { delivery: this.o.notifyDelivery } : {}),
+      ...(this.o.notifyPublish !== undefined ? { publish: this.o.notifyPublish } : {}),
     });
     this.notifier = notifier;
     this.metrics.notifications = () => ({ delivered: notifier.deliveredTotal, failed: notifier.failedTotal });
@@ -155,7 +160,11 @@ export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leader
   private async becomeLeader(): Promise<void> {
     const engine = new RunEngine({
       store: this.store,
-      dispatcher: combineDispatchers(createLocalDispatcher(), { run: (host, req) => (this.remote ?? missingRemote).run(host, req) }),
+      dispatcher: combineDispatchers(this.o.localDispatcher ?? createLocalDispatcher(), {
+        run: (host, req) => (this.remote ?? missingRemote).run(host, req),
+        pick: (labels) => this.remote?.pick?.(labels),
+        onAgentConnected: (fn) => this.remote?.onAgentConnected?.(fn) ?? (() => undefined),
+      }),
       loadSpec: (k, v) => this.loadSpec(k, v),
       logger: this.o.logger,
       sqlDir: this.o.dataDir,
@@ -222,7 +231,7 @@ export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leader
   async submit(bundle: SpecBundle): Promise<{ key: string; version: string; created: boolean }> {
     const r = parseBundle(bundle);
     if (r.spec === undefined) {
-      throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid workflow spec:\n${formatProblems(bundle.fileName, r.problems)}`, { details: { problems: r.problems } });
+      throw new FlotillaError(Code.FLOW_SPEC_INVALID, `invalid workflow spec:\n${formatProblems(bundle.fileName, r.problems)}`, { details: { problems: r.problems } });
     }
     const out = await this.store.putFlow(r.spec.key, bundle, this.now());
     if (this.isLeader) await this.armFlow(r.spec.key);

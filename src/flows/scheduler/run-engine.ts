@@ -72,6 +72,9 @@ export class RunEngine extends EventEmitter<EngineEvents> {
   private stopped = false;
   private readonly now: () => number;
   private readonly maxParallel: number;
+  /** Instances whose `runs_on: {labels}` matched no connected agent: queued until an agent connects. */
+  private readonly agentWaiters = new Map<string, { run: ActiveRun; key: string }>();
+  private unsubscribeAgents: (() => void) | undefined;
 
   constructor(private readonly o: RunEngineOptions) {
     super();
@@ -103,9 +106,25 @@ export class RunEngine extends EventEmitter<EngineEvents> {
   /** Stops timers, watchers and local attempts without writing state: the next engine resumes them. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribeAgents?.();
+    this.unsubscribeAgents = undefined;
+    this.agentWaiters.clear();
     for (const run of this.runs.values()) this.dispose(run, true);
     this.runs.clear();
     await this.chain;
+    await this.o.store.committed().catch(() => undefined);
+  }
+
+  /**
+   * Writes are group-committed (FlowStore): the engine goes on deciding while they are in flight, and
+   * anything seen from outside (an event, an attempt sent to an executor) waits for their commit.
+   */
+  private afterCommit(write: Promise<void>, fn: () => void): void {
+    write.then(fn, (err: unknown) => this.o.logger.error({ err }, 'flows: a state change could not be written to the store'));
+  }
+
+  private track(write: Promise<void>): void {
+    write.catch((err: unknown) => this.o.logger.error({ err }, 'flows: a write to the store failed'));
   }
 
   startRun(row: RunRow): Promise<void> {
@@ -176,9 +195,10 @@ export class RunEngine extends EventEmitter<EngineEvents> {
     if (state === 'running' && run.row.started_ms === null) fields.started_ms = t;
     if (state === 'success' || state === 'failed' || state === 'cancelled') fields.ended_ms = t;
     if (state === 'running') fields.ended_ms = null;
-    await this.o.store.updateRun(run.row.id, fields);
+    const write = this.o.store.updateRun(run.row.id, fields);
     Object.assign(run.row, fields);
-    this.emit('run:state:changed', { runId: run.row.id, flow: run.row.flow_key, state, reason, timeMs: t });
+    const ev: RunStateEvent = { runId: run.row.id, flow: run.row.flow_key, state, reason, timeMs: t };
+    this.afterCommit(write, () => this.emit('run:state:changed', ev));
   }
 
   private async setState(run: ActiveRun, key: string, state: TaskState, reason: string, extra: Partial<TaskRow> = {}): Promise<void> {
@@ -189,12 +209,13 @@ export class RunEngine extends EventEmitter<EngineEvents> {
     const t = this.now();
     const fields: Partial<TaskRow> = { ...extra, state, reason, updated_ms: t };
     if (isFinished(state)) fields.ended_ms = t;
-    await this.o.store.updateTask(run.row.id, key, fields, { state, reason, timeMs: t });
+    const write = this.o.store.updateTask(run.row.id, key, fields, { state, reason, timeMs: t });
     Object.assign(ti, fields);
-    this.emit('task:state:changed', {
+    const ev: TaskStateEvent = {
       runId: run.row.id, flow: run.row.flow_key, task: key, state, reason, tryNumber: ti.try_number, timeMs: t,
       ...(state === 'running' && typeof extra.lateness_ms === 'number' ? { latenessMs: extra.lateness_ms } : {}),
-    });
+    };
+    this.afterCommit(write, () => this.emit('task:state:changed', ev));
   }
 
   /** Decides a `none` instance from its upstreams' states (called when one of them finishes). */
@@ -275,20 +296,36 @@ export class RunEngine extends EventEmitter<EngineEvents> {
       this.release(run);
       return;
     }
+    let remoteHost = task.runsOn;
+    if (task.runsOnLabels !== undefined) {
+      remoteHost = this.o.dispatcher.pick?.(task.runsOnLabels);
+      if (remoteHost === undefined) {
+        const why = `waiting for a connected agent with labels ${formatLabels(task.runsOnLabels)}; none is connected`;
+        if (ti.state !== 'queued' || ti.reason !== why) await this.setState(run, key, 'queued', why);
+        this.waitForAgent(run, key);
+        this.release(run);
+        return;
+      }
+    }
     if (ti.state === 'scheduled') await this.setState(run, key, 'queued', 'handed to the executor');
     const resumed = run.resumed.delete(key);
     const tryNumber = resumed ? ti.try_number : ti.try_number + 1;
-    const host = task.runsOn ?? localHostname;
+    const host = remoteHost ?? localHostname;
     const t = this.now();
     const lateness = ti.scheduled_ms !== null ? Math.max(0, t - ti.scheduled_ms) : 0;
     await this.setState(run, key, 'running', `attempt ${tryNumber} on ${host}`, {
       try_number: tryNumber, host, ...(resumed ? {} : { started_ms: t, lateness_ms: lateness }),
     });
-    if (!resumed) await this.o.store.startAttempt({ run_id: run.row.id, task_key: key, try_number: tryNumber, host, started_ms: t });
+    if (!resumed) this.track(this.o.store.startAttempt({ run_id: run.row.id, task_key: key, try_number: tryNumber, host, started_ms: t }));
     const controller = new AbortController();
     run.controllers.set(key, controller);
+    // The attempt starts once `running` is durable: a scheduler that dies before that never ran it.
+    const committed = this.o.store.committed();
     if (task.action.kind === 'sensor') {
-      void this.runSensor(run, task, tryNumber, controller.signal);
+      void committed.then(
+        () => this.runSensor(run, task, tryNumber, controller.signal),
+        (err: unknown) => this.exec(() => this.finishAttempt(run, key, tryNumber, { kind: 'lost', reason: `the store did not record the start: ${String(err)}` })),
+      ).catch(() => undefined);
       return;
     }
     const logs = this.logWriter(run.row.id, key, tryNumber);
@@ -297,19 +334,34 @@ export class RunEngine extends EventEmitter<EngineEvents> {
       plan = planAttempt(task, {
         flowKey: run.row.flow_key, runId: run.row.id, tryNumber, logicalTimeMs: run.row.logical_ms,
         flowEnv: run.spec.env, flowParams: run.spec.params, sqlDir: this.o.sqlDir,
-      }, task.runsOn === undefined ? 'local' : 'remote');
+      }, remoteHost === undefined ? 'local' : 'remote');
     } catch (err) {
       void this.exec(() => this.finishAttempt(run, key, tryNumber, { kind: 'exit', exitCode: null, signal: null, timedOut: false, cancelled: false, lastStdoutLine: '', spawnError: String(err) })).catch(() => undefined);
       return;
     }
-    void this.o.dispatcher
-      .run(task.runsOn, { attemptId: `${run.row.id}/${key}/${tryNumber}`, plan, signal: controller.signal, onLine: logs.push })
+    void committed
+      .then(() => this.o.dispatcher.run(remoteHost, { attemptId: `${run.row.id}/${key}/${tryNumber}`, plan, signal: controller.signal, onLine: logs.push }))
       .catch((err: unknown): AttemptOutcome => ({ kind: 'lost', reason: err instanceof Error ? err.message : String(err) }))
       .then(async (outcome) => {
         await logs.close();
         await this.exec(() => this.finishAttempt(run, key, tryNumber, outcome));
       })
       .catch(() => undefined);
+  }
+
+  /** Queues the instance again when an agent connects (event-driven: no polling for agents). */
+  private waitForAgent(run: ActiveRun, key: string): void {
+    this.agentWaiters.set(`${run.row.id}\0${key}`, { run, key });
+    this.unsubscribeAgents ??= this.o.dispatcher.onAgentConnected?.(() => this.wakeAgentWaiters());
+  }
+
+  private wakeAgentWaiters(): void {
+    this.unsubscribeAgents?.();
+    this.unsubscribeAgents = undefined;
+    const waiting = [...this.agentWaiters.values()];
+    this.agentWaiters.clear();
+    for (const w of waiting) if (this.runs.get(w.run.row.id) === w.run) this.enqueue(w.run, w.key);
+    this.pump();
   }
 
   private logWriter(runId: string, key: string, tryNumber: number): { push: (stream: 'stdout' | 'stderr', line: string) => void; close: () => Promise<void> } {
@@ -364,7 +416,7 @@ export class RunEngine extends EventEmitter<EngineEvents> {
       else if (outcome.exitCode === SKIP_EXIT_CODE) [result, reason] = ['skipped', `exit code ${SKIP_EXIT_CODE} (skip)`];
       else [result, reason] = ['failed', outcome.exitCode !== null ? `exit code ${outcome.exitCode}` : `killed by ${outcome.signal}`];
     }
-    await this.o.store.endAttempt(run.row.id, key, tryNumber, { endedMs: t, exitCode, outcome: pending ?? result, reason: pending !== undefined ? `stopped: ${pending}` : reason });
+    this.track(this.o.store.endAttempt(run.row.id, key, tryNumber, { endedMs: t, exitCode, outcome: pending ?? result, reason: pending !== undefined ? `stopped: ${pending}` : reason }));
     // A cancelled run is gone from the engine: its attempt is recorded, nothing more happens.
     if (this.runs.get(run.row.id) !== run) return;
     if (pending !== undefined) return this.applyPending(run, key, pending);
@@ -616,4 +668,8 @@ export class RunEngine extends EventEmitter<EngineEvents> {
 
 function isFinishedRun(state: RunState): boolean {
   return state === 'success' || state === 'failed' || state === 'cancelled';
+}
+
+function formatLabels(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 }

@@ -4,7 +4,8 @@
  * file through `readFile` (the CLI reads the disk; the server reads the files uploaded with the spec).
  */
 import { Cron } from 'croner';
-import { isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { labelProblem, MAX_LABELS } from '../../monitor/index.js';
 import { buildGraph, findCycle } from '../dag/graph.js';
 import { triggerRules, type TriggerRule } from '../dag/trigger-rules.js';
 import { parseEdgeLine } from './edges.js';
@@ -28,7 +29,7 @@ const taskFields = [
   'retry_exponential_backoff', 'max_retry_delay', 'trigger_rule', 'runs_on', 'env', 'params', 'connection', 'branch',
 ] as const;
 const sensorFields = ['file', 'mode', 'poke_interval'] as const;
-const notifyFields = ['webhooks', 'email', 'on'] as const;
+const notifyFields = ['webhooks', 'email', 'channel', 'on'] as const;
 const emailFields = ['smtp', 'from', 'to'] as const;
 const notifyEvents: readonly NotifyEvent[] = ['run_success', 'run_failed', 'task_failed'];
 const keyPattern = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -68,7 +69,7 @@ export function parseFlowSpec(text: string, options: ParseSpecOptions): ParseSpe
   let catchup = false;
   let env: Record<string, string> = {};
   let params: Record<string, unknown> = {};
-  let notify: NotifySpec = { webhooks: [], email: undefined, on: ['run_failed', 'task_failed'] };
+  let notify: NotifySpec = { webhooks: [], email: undefined, channels: [], on: ['run_failed', 'task_failed'] };
 
   const coll = root.get('collection');
   const c = coll !== undefined ? r.entries(coll.value, 'collection', collectionFields) : undefined;
@@ -177,12 +178,20 @@ function readTrigger(r: SpecReader, node: Node | null | undefined, what: string)
 function readNotify(r: SpecReader, node: Node | null | undefined): NotifySpec | undefined {
   const n = r.entries(node, 'collection.notify', notifyFields);
   if (n === undefined) return undefined;
-  const out: NotifySpec = { webhooks: [], email: undefined, on: ['run_failed', 'task_failed'] };
+  const out: NotifySpec = { webhooks: [], email: undefined, channels: [], on: ['run_failed', 'task_failed'] };
   const hooks = n.get('webhooks');
   if (hooks !== undefined) {
     out.webhooks = r.stringList(hooks.value, 'notify.webhooks');
     for (const [i, url] of out.webhooks.entries()) {
       if (!/^https?:\/\/\S+$/.test(url)) r.problem(isSeq(hooks.value) ? (hooks.value.items[i] as Node) : hooks.value, `notify.webhooks: ${JSON.stringify(url)} is not an http(s) URL`);
+    }
+  }
+  const channels = n.get('channel');
+  if (channels !== undefined) {
+    out.channels = r.stringList(channels.value, 'notify.channel');
+    for (const [i, c] of out.channels.entries()) {
+      // The channel names of scheduled messaging (src/pubsub); $flotilla.* is the server's own.
+      if (!/^[A-Za-z0-9_\-.:@/=]{1,255}$/.test(c)) r.problem(isSeq(channels.value) ? (channels.value.items[i] as Node) : channels.value, `notify.channel: ${JSON.stringify(c)} is not a channel name (1-255 letters, digits, _-.:@/=)`);
     }
   }
   const on = n.get('on');
@@ -223,7 +232,7 @@ function readTask(
   const retry: RetryPolicy = { retries: defaults.retries, delayMs: defaults.delayMs, exponential: defaults.exponential, maxDelayMs: defaults.maxDelayMs };
   const task: TaskSpec = {
     name, key, action: { kind: 'command', command: '' }, timeoutMs: defaults.timeoutMs, retry, triggerRule: 'all_success',
-    runsOn: undefined, env: {}, params: {}, trigger: undefined, connection: undefined, branch: false,
+    runsOn: undefined, runsOnLabels: undefined, env: {}, params: {}, trigger: undefined, connection: undefined, branch: false,
   };
   const actions = (['executor', 'command', 'sensor'] as const).filter((k) => f.has(k));
   if (actions.length !== 1) {
@@ -298,7 +307,9 @@ function readTask(
         break;
       }
       case 'runs_on':
-        task.runsOn = r.string(v, `${where}: runs_on`);
+        if (isMap(v)) task.runsOnLabels = readLabelSelector(r, v, `${where}: runs_on`);
+        else if (isScalar(v) && (typeof v.value === 'string' || typeof v.value === 'number') && String(v.value) !== '') task.runsOn = String(v.value);
+        else r.problem(v ?? pair.key, `${where}: runs_on must be an agent name or a label selector such as {labels: {gpu: "true"}}`);
         break;
       case 'env':
         task.env = r.stringMap(v, `${where}: env`);
@@ -386,4 +397,44 @@ function readWorkflow(
       }
     }
   }
+}
+
+/** `runs_on: {labels: {KEY: VALUE, ...}}`: every label must match (agent labels follow the same rules). */
+function readLabelSelector(r: SpecReader, node: Node, where: string): Record<string, string> | undefined {
+  const f = r.entries(node, where, ['labels']);
+  if (f === undefined) return undefined;
+  const pair = f.get('labels');
+  if (pair === undefined) {
+    r.problem(node, `${where} needs labels: {KEY: VALUE, ...}`);
+    return undefined;
+  }
+  const entries = r.entries(pair.value, `${where}.labels`);
+  if (entries === undefined) return undefined;
+  if (entries.size === 0) {
+    r.problem(pair.value ?? pair.key, `${where}.labels must name at least one label`);
+    return undefined;
+  }
+  if (entries.size > MAX_LABELS) {
+    r.problem(pair.value, `${where}.labels: at most ${MAX_LABELS} labels`);
+    return undefined;
+  }
+  const labels: Record<string, string> = {};
+  let ok = true;
+  for (const [k, p] of entries) {
+    const v = p.value;
+    if (!isScalar(v) || !(typeof v.value === 'string' || typeof v.value === 'number' || typeof v.value === 'boolean')) {
+      r.problem(v ?? p.key, `${where}.labels.${k} must be a string, number or boolean`);
+      ok = false;
+      continue;
+    }
+    const value = String(v.value);
+    const bad = labelProblem(k, value);
+    if (bad !== undefined) {
+      r.problem(labelProblem(k, '') !== undefined ? p.key : v, `${where}: ${bad}`);
+      ok = false;
+      continue;
+    }
+    labels[k] = value;
+  }
+  return ok ? labels : undefined;
 }

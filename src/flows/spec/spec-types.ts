@@ -33,8 +33,10 @@ export interface TaskSpec {
   timeoutMs: number | undefined;
   retry: RetryPolicy;
   triggerRule: TriggerRule;
-  /** Agent hostname to run on; undefined: on the server. */
+  /** Agent hostname to run on (`runs_on: NAME`); undefined: on the server, or by `runsOnLabels`. */
   runsOn: string | undefined;
+  /** `runs_on: {labels: {...}}`: any connected agent having every one of these labels. */
+  runsOnLabels: Record<string, string> | undefined;
   env: Record<string, string>;
   params: Record<string, unknown>;
   /** Not before the next occurrence of this trigger at or after the run's logical time. */
@@ -55,6 +57,8 @@ export interface EmailTarget {
 export interface NotifySpec {
   webhooks: string[];
   email: EmailTarget | undefined;
+  /** Message channels (scheduled messaging) the notification JSON is published on. */
+  channels: string[];
   /** Which events notify. Default: run_failed, task_failed. */
   on: NotifyEvent[];
 }

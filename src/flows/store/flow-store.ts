@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { SqlStore } from '../../core/sql/index.js';
 import type { RunState, TaskState } from '../dag/task-states.js';
 import type { SpecBundle } from '../spec/index.js';
+import { GroupCommit } from './group-commit.js';
 
 const table = (pgType: string, sqliteType: string) => ({ pg: pgType, sqlite: sqliteType });
 const T = { ms: table('BIGINT', 'INTEGER'), id: table('BIGSERIAL PRIMARY KEY', 'INTEGER PRIMARY KEY AUTOINCREMENT') };
@@ -62,8 +63,31 @@ export function bundleVersion(bundle: SpecBundle): string {
   return h.digest('hex').slice(0, 12);
 }
 
+/**
+ * Writes of task instances, runs, attempts and logs go through a group commit (see group-commit.ts): the
+ * promise of each settles when its transaction commits, and `committed()` is the barrier the scheduler
+ * waits on before it acts on a state change. Reads wait for the writes added before them.
+ */
 export class FlowStore {
-  constructor(readonly sql: SqlStore) {}
+  private readonly group: GroupCommit;
+
+  constructor(readonly sql: SqlStore) {
+    this.group = new GroupCommit(sql);
+  }
+
+  /** Resolves once every write added so far is committed (rejects if one of them failed). */
+  committed(): Promise<void> {
+    return this.group.committed();
+  }
+
+  /** Group transactions committed so far. */
+  get commits(): number {
+    return this.group.commits;
+  }
+
+  private async settled(): Promise<void> {
+    await this.group.committed().catch(() => undefined);
+  }
 
   async migrate(): Promise<void> {
     await this.sql.migrate('flows', [{ id: 1, sqlite: schema('sqlite'), postgres: schema('pg') }]);
@@ -82,7 +106,7 @@ export class FlowStore {
     });
   }
 
-  getFlow(key: string): Promise<FlowRow | undefined> {
+  async getFlow(key: string): Promise<FlowRow | undefined> {
     return this.sql.get<FlowRow>('SELECT * FROM flow_flows WHERE key = ?', [key]);
   }
   listFlows(): Promise<FlowRow[]> {
@@ -118,57 +142,68 @@ export class FlowStore {
     await tx.run('INSERT INTO flow_tasks (run_id, task_key, state, try_number, max_tries, host, reason, updated_ms) VALUES (?, ?, ?, 0, ?, ?, ?, ?)', [runId, key, 'none', maxTries, '', '', nowMs]);
   }
 
-  getRun(id: string): Promise<RunRow | undefined> {
+  async getRun(id: string): Promise<RunRow | undefined> {
+    await this.settled();
     return this.sql.get<RunRow>('SELECT * FROM flow_runs WHERE id = ?', [id]);
   }
-  listRuns(flowKey: string | undefined, limit: number): Promise<RunRow[]> {
+  async listRuns(flowKey: string | undefined, limit: number): Promise<RunRow[]> {
+    await this.settled();
     return flowKey === undefined
       ? this.sql.all<RunRow>('SELECT * FROM flow_runs ORDER BY created_ms DESC, id DESC LIMIT ?', [limit])
       : this.sql.all<RunRow>('SELECT * FROM flow_runs WHERE flow_key = ? ORDER BY created_ms DESC, id DESC LIMIT ?', [flowKey, limit]);
   }
-  activeRuns(): Promise<RunRow[]> {
+  async activeRuns(): Promise<RunRow[]> {
+    await this.settled();
     return this.sql.all<RunRow>("SELECT * FROM flow_runs WHERE state IN ('queued', 'running') ORDER BY created_ms, id");
   }
-  async updateRun(id: string, fields: Partial<Pick<RunRow, 'state' | 'version' | 'started_ms' | 'ended_ms' | 'reason'>>): Promise<void> {
+  updateRun(id: string, fields: Partial<Pick<RunRow, 'state' | 'version' | 'started_ms' | 'ended_ms' | 'reason'>>): Promise<void> {
     const keys = Object.keys(fields) as (keyof typeof fields)[];
-    if (keys.length === 0) return;
-    await this.sql.run(`UPDATE flow_runs SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`, [...keys.map((k) => fields[k]), id]);
+    if (keys.length === 0) return this.group.committed();
+    const args = [...keys.map((k) => fields[k]), id];
+    return this.group.add((tx) => tx.run(`UPDATE flow_runs SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`, args));
   }
 
-  tasks(runId: string): Promise<TaskRow[]> {
+  async tasks(runId: string): Promise<TaskRow[]> {
+    await this.settled();
     return this.sql.all<TaskRow>('SELECT * FROM flow_tasks WHERE run_id = ? ORDER BY task_key', [runId]);
   }
   /** Writes a task instance's new fields and its state-change event in one transaction. */
-  async updateTask(runId: string, key: string, fields: Partial<Omit<TaskRow, 'run_id' | 'task_key'>>, event?: { state: string; reason: string; timeMs: number }): Promise<void> {
+  /** Writes a task instance's new fields and its state-change event in the same (group) transaction. */
+  updateTask(runId: string, key: string, fields: Partial<Omit<TaskRow, 'run_id' | 'task_key'>>, event?: { state: string; reason: string; timeMs: number }): Promise<void> {
     const keys = Object.keys(fields) as (keyof typeof fields)[];
-    await this.sql.transaction(async (tx) => {
-      if (keys.length > 0) await tx.run(`UPDATE flow_tasks SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE run_id = ? AND task_key = ?`, [...keys.map((k) => fields[k]), runId, key]);
+    const args = [...keys.map((k) => fields[k]), runId, key];
+    return this.group.add(async (tx) => {
+      if (keys.length > 0) await tx.run(`UPDATE flow_tasks SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE run_id = ? AND task_key = ?`, args);
       if (event !== undefined) await tx.run('INSERT INTO flow_events (run_id, task_key, state, reason, time_ms) VALUES (?, ?, ?, ?, ?)', [runId, key, event.state, event.reason, event.timeMs]);
     });
   }
-  async insertTaskInstance(runId: string, key: string, maxTries: number, nowMs: number): Promise<void> {
-    await this.insertTask(this.sql, runId, key, maxTries, nowMs);
+  insertTaskInstance(runId: string, key: string, maxTries: number, nowMs: number): Promise<void> {
+    return this.group.add((tx) => this.insertTask(tx, runId, key, maxTries, nowMs));
   }
 
-  async startAttempt(a: Pick<AttemptRow, 'run_id' | 'task_key' | 'try_number' | 'host' | 'started_ms'>): Promise<void> {
-    await this.sql.run('INSERT INTO flow_attempts (run_id, task_key, try_number, host, started_ms) VALUES (?, ?, ?, ?, ?)', [a.run_id, a.task_key, a.try_number, a.host, a.started_ms]);
+  startAttempt(a: Pick<AttemptRow, 'run_id' | 'task_key' | 'try_number' | 'host' | 'started_ms'>): Promise<void> {
+    return this.group.add((tx) => tx.run('INSERT INTO flow_attempts (run_id, task_key, try_number, host, started_ms) VALUES (?, ?, ?, ?, ?)', [a.run_id, a.task_key, a.try_number, a.host, a.started_ms]));
   }
-  async endAttempt(runId: string, key: string, tryNumber: number, f: { endedMs: number; exitCode: number | null; outcome: string; reason: string }): Promise<void> {
-    await this.sql.run('UPDATE flow_attempts SET ended_ms = ?, exit_code = ?, outcome = ?, reason = ? WHERE run_id = ? AND task_key = ? AND try_number = ?', [
-      f.endedMs, f.exitCode, f.outcome, f.reason, runId, key, tryNumber,
-    ]);
+  endAttempt(runId: string, key: string, tryNumber: number, f: { endedMs: number; exitCode: number | null; outcome: string; reason: string }): Promise<void> {
+    return this.group.add((tx) =>
+      tx.run('UPDATE flow_attempts SET ended_ms = ?, exit_code = ?, outcome = ?, reason = ? WHERE run_id = ? AND task_key = ? AND try_number = ?', [
+        f.endedMs, f.exitCode, f.outcome, f.reason, runId, key, tryNumber,
+      ]),
+    );
   }
-  attempts(runId: string): Promise<AttemptRow[]> {
+  async attempts(runId: string): Promise<AttemptRow[]> {
+    await this.settled();
     return this.sql.all<AttemptRow>('SELECT * FROM flow_attempts WHERE run_id = ? ORDER BY task_key, try_number', [runId]);
   }
 
-  async appendLogs(lines: Omit<LogRow, 'id'>[]): Promise<void> {
-    if (lines.length === 0) return;
-    await this.sql.transaction(async (tx) => {
+  appendLogs(lines: Omit<LogRow, 'id'>[]): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
+    return this.group.add(async (tx) => {
       for (const l of lines) await tx.run('INSERT INTO flow_logs (run_id, task_key, try_number, stream, line, time_ms) VALUES (?, ?, ?, ?, ?, ?)', [l.run_id, l.task_key, l.try_number, l.stream, l.line, l.time_ms]);
     });
   }
-  logs(runId: string, opts: { task?: string; afterId?: number; limit?: number }): Promise<LogRow[]> {
+  async logs(runId: string, opts: { task?: string; afterId?: number; limit?: number }): Promise<LogRow[]> {
+    await this.settled();
     const args: unknown[] = [runId, opts.afterId ?? 0];
     let where = 'run_id = ? AND id > ?';
     if (opts.task !== undefined) {
@@ -178,7 +213,22 @@ export class FlowStore {
     args.push(opts.limit ?? 10_000);
     return this.sql.all<LogRow>(`SELECT * FROM flow_logs WHERE ${where} ORDER BY id LIMIT ?`, args);
   }
-  events(runId: string): Promise<EventRow[]> {
+  /**
+   * For the dashboard's overview: runs by state, task failures (`failed` events) since `sinceMs`, and the
+   * newest `recent` of those failures with their flow.
+   */
+  async overviewCounts(sinceMs: number, recent = 20): Promise<{ runsByState: Record<string, number>; failedTasks: number; recentFailures: (EventRow & { flow_key: string })[] }> {
+    await this.settled();
+    const rows = await this.sql.all<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM flow_runs GROUP BY state');
+    const failed = await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM flow_events WHERE state = 'failed' AND time_ms >= ?", [sinceMs]);
+    const recentFailures = await this.sql.all<EventRow & { flow_key: string }>(
+      "SELECT e.*, r.flow_key FROM flow_events e JOIN flow_runs r ON r.id = e.run_id WHERE e.state = 'failed' AND e.time_ms >= ? ORDER BY e.time_ms DESC, e.id DESC LIMIT ?",
+      [sinceMs, recent],
+    );
+    return { runsByState: Object.fromEntries(rows.map((r) => [r.state, Number(r.n)])), failedTasks: Number(failed?.n ?? 0), recentFailures };
+  }
+  async events(runId: string): Promise<EventRow[]> {
+    await this.settled();
     return this.sql.all<EventRow>('SELECT * FROM flow_events WHERE run_id = ? ORDER BY id', [runId]);
   }
 }

@@ -11,8 +11,8 @@
  * - scan: asks every node it believes up for the keys under a prefix, checks that each partition had at
  *   least R of its primaries answer, merges by newest version and returns one page in key order.
  *
- * When the request cannot reach W (R) primaries it fails with UNAVAILABLE (details.reason
- * KV_QUORUM_NOT_MET). A failed write may still have reached some replicas (it is not rolled back);
+ * When the request cannot reach W (R) primaries it fails with KV_QUORUM_NOT_MET (gRPC UNAVAILABLE,
+ * HTTP 503). A failed write may still have reached some replicas (it is not rolled back);
  * it then wins or loses against other writes by its version, like any write.
  */
 import { Code, FlotillaError } from '../../core/errors.js';
@@ -73,8 +73,8 @@ export interface Coordinator {
 
 export function quorumError(what: string, needed: number, got: number, failures: readonly string[]): FlotillaError {
   const why = failures.length > 0 ? `: ${failures.slice(0, 3).join('; ')}` : '';
-  return new FlotillaError(Code.UNAVAILABLE, `quorum not met for ${what}: needed ${needed} replicas, ${got} answered${why}`, {
-    details: { reason: 'KV_QUORUM_NOT_MET', needed, answered: got },
+  return new FlotillaError(Code.KV_QUORUM_NOT_MET, `quorum not met for ${what}: needed ${needed} replicas, ${got} answered${why}`, {
+    details: { needed, answered: got },
   });
 }
 

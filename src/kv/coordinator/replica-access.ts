@@ -66,10 +66,17 @@ export function createReplicaAccess(deps: ReplicaAccessDeps): ReplicaAccess {
     let b = perPeer.get(node);
     if (b === undefined) {
       b = {
-        write: new CallBatcher(async (entries) => {
-          await call(node, 'replicate', (c) => c.replicate(create(ReplicateRequestSchema, { entries: entries.map(entryToProto), from: self }), { timeoutMs }));
-          return entries.map(() => 1);
-        }),
+        write: new CallBatcher(
+          async (entries) => {
+            await call(node, 'replicate', (c) => c.replicate(create(ReplicateRequestSchema, { entries: entries.map(entryToProto), from: self }), { timeoutMs }));
+            return entries.map(() => 1);
+          },
+          2,
+          256,
+          // Several 1 MiB values never make one request too big for a peer (4 MiB).
+          (e) => e.key.length + e.value.length + 64,
+          4 * 1024 * 1024,
+        ),
         read: new CallBatcher((keys) => readRemote(node, keys)),
       };
       perPeer.set(node, b);

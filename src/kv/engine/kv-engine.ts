@@ -37,6 +37,7 @@ import {
   keyOfDataKey,
   type StoredRecord,
 } from './record-codec.js';
+import { RecordCache } from './record-cache.js';
 
 export interface KvEngineOptions {
   /** Directory of the database (created if missing). */
@@ -47,6 +48,10 @@ export interface KvEngineOptions {
   gcGraceMs?: number;
   /** Wall clock in ms. Default Date.now. */
   now?: () => number;
+  /** Read cache of committed records (record-cache.ts): most keys. Default 100 000. */
+  cacheEntries?: number;
+  /** Read cache: most bytes. Default 64 MiB. */
+  cacheBytes?: number;
 }
 
 export interface Hint {
@@ -70,13 +75,19 @@ export class KvEngine {
   private hintSeq = 0n;
   private readonly hintCounts = new Map<string, number>();
   private closed = false;
+  /** Committed records of recently used keys (by key, latin1). */
+  private readonly cache: RecordCache;
+  /** Stored tombstones and values with a TTL: what purge could remove (it skips its scan at 0). */
+  private mortal = 0;
 
   private constructor(
     private readonly db: ClassicLevel<Buffer, Buffer>,
     depth: number,
     gcGraceMs: number,
     private readonly now: () => number,
+    cache: RecordCache,
   ) {
+    this.cache = cache;
     this.tree = new MerkleTree(depth);
     this.gcGraceMs = gcGraceMs;
     this.commit = new GroupCommit(db, { what: 'kv engine' });
@@ -86,7 +97,11 @@ export class KvEngine {
     await mkdir(options.dir, { recursive: true });
     const db = new ClassicLevel<Buffer, Buffer>(join(options.dir, 'kv.db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await db.open();
-    const engine = new KvEngine(db, options.treeDepth ?? 16, options.gcGraceMs ?? 24 * 3_600_000, options.now ?? Date.now);
+    const cache = new RecordCache({
+      ...(options.cacheEntries !== undefined ? { maxEntries: options.cacheEntries } : {}),
+      ...(options.cacheBytes !== undefined ? { maxBytes: options.cacheBytes } : {}),
+    });
+    const engine = new KvEngine(db, options.treeDepth ?? 16, options.gcGraceMs ?? 24 * 3_600_000, options.now ?? Date.now, cache);
     try {
       await engine.load();
     } catch (err) {
@@ -101,6 +116,7 @@ export class KvEngine {
       const rec = decodeRecord(keyOfDataKey(k), v);
       const [hi, lo] = entryDigest(rec.entry);
       this.tree.toggle(k.readUInt32BE(1), hi, lo);
+      if (isMortal(rec.entry)) this.mortal++;
     });
     await this.iterate(Buffer.of(H), Buffer.of(H + 1), (k, v) => {
       this.hintSeq = k.readBigUInt64BE(1);
@@ -124,14 +140,29 @@ export class KvEngine {
 
   /** The stored entry of a key (tombstones and expired values included), as on disk. */
   async get(key: Uint8Array): Promise<Entry | undefined> {
-    const v = await this.db.get(dataKey(keyHash32(key), key));
-    return v === undefined ? undefined : decodeRecord(key, v).entry;
+    return (await this.getMany([key]))[0];
   }
 
+  /** Each key's committed entry (from the read cache, else from disk). */
   async getMany(keys: readonly Uint8Array[]): Promise<(Entry | undefined)[]> {
-    if (keys.length === 0) return [];
-    const vs = await this.db.getMany(keys.map((k) => dataKey(keyHash32(k), k)));
-    return vs.map((v, i) => (v === undefined ? undefined : decodeRecord(keys[i] as Uint8Array, v).entry));
+    const out: (Entry | undefined)[] = new Array<Entry | undefined>(keys.length);
+    let missing: number[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const hit = this.cache.get(Buffer.from(keys[i] as Uint8Array).toString('latin1'));
+      if (hit === undefined) (missing ??= []).push(i);
+      else out[i] = hit === null ? undefined : hit.entry;
+    }
+    if (missing === undefined) return out;
+    const stamp = this.cache.stamp();
+    const vs = await this.db.getMany(missing.map((i) => dataKey(keyHash32(keys[i] as Uint8Array), keys[i] as Uint8Array)));
+    missing.forEach((i, j) => {
+      const key = keys[i] as Uint8Array;
+      const v = vs[j];
+      const rec = v === undefined ? null : decodeRecord(key, v);
+      this.cache.fillIfUnchanged(Buffer.from(key).toString('latin1'), rec, stamp);
+      out[i] = rec === null ? undefined : rec.entry;
+    });
+    return out;
   }
 
   /**
@@ -150,8 +181,14 @@ export class KvEngine {
     const dk = dataKey(hash, e.key);
     let current = this.pending.get(id);
     if (current === undefined) {
-      const v = await this.db.get(dk);
-      current = v === undefined ? undefined : decodeRecord(e.key, v);
+      const cached = this.cache.get(id);
+      if (cached !== undefined) current = cached ?? undefined;
+      else {
+        const stamp = this.cache.stamp();
+        const v = await this.db.get(dk);
+        current = v === undefined ? undefined : decodeRecord(e.key, v);
+        this.cache.fillIfUnchanged(id, current ?? null, stamp);
+      }
     }
     const nowMs = this.now();
     if (current !== undefined && compareHlc(e.version, current.entry.version) <= 0) return { applied: false, durable: Promise.resolve() };
@@ -168,10 +205,21 @@ export class KvEngine {
     this.tree.toggle(hash, hi, lo);
     const ops: BatchOp[] = [{ type: 'put', key: dk, value: encodeRecord(rec.entry, nowMs) }];
     if (current === undefined) ops.push({ type: 'put', key: indexKey(e.key), value: hashValue(hash) });
+    if (current !== undefined && isMortal(current.entry)) this.mortal--;
+    if (isMortal(rec.entry)) this.mortal++;
     this.pending.set(id, rec);
-    const durable = this.commit.write(ops).finally(() => {
-      if (this.pending.get(id) === rec) this.pending.delete(id);
-    });
+    const durable = this.commit.write(ops).then(
+      () => {
+        // Batches land in order: a newer record of this key, if any, is set after this one.
+        this.cache.set(id, rec);
+        if (this.pending.get(id) === rec) this.pending.delete(id);
+      },
+      (err: unknown) => {
+        this.cache.delete(id);
+        if (this.pending.get(id) === rec) this.pending.delete(id);
+        throw err;
+      },
+    );
     return { applied: true, durable };
   }
 
@@ -241,6 +289,8 @@ export class KvEngine {
    * `storedBeforeMs` and whose version (or expiry) is older than the grace period. Returns how many.
    */
   async purge(start: number, end: number, storedBeforeMs: number): Promise<number> {
+    // Nothing stored could be purged: skip the scan (rounds run every few seconds over all data).
+    if (this.mortal === 0) return 0;
     const horizon = this.now() - this.gcGraceMs;
     const candidates: StoredRecord[] = [];
     await this.iterate(dataBound(start), dataBound(end), (k, v) => {
@@ -263,7 +313,8 @@ export class KvEngine {
       entries.map((c) =>
         this.withKeyLock(c.key, async () => {
           const hash = keyHash32(c.key);
-          if (this.pending.has(Buffer.from(c.key).toString('latin1'))) return;
+          const id = Buffer.from(c.key).toString('latin1');
+          if (this.pending.has(id)) return;
           const dk = dataKey(hash, c.key);
           const v = await this.db.get(dk);
           if (v === undefined) return;
@@ -272,10 +323,13 @@ export class KvEngine {
           const [hi, lo] = entryDigest(rec.entry);
           this.tree.toggle(hash, hi, lo);
           removed++;
+          if (isMortal(rec.entry)) this.mortal--;
+          this.cache.delete(id);
           await this.commit.write([
             { type: 'del', key: dk },
             { type: 'del', key: indexKey(c.key) },
           ]);
+          this.cache.set(id, null);
         }),
       ),
     );
@@ -330,6 +384,11 @@ export class KvEngine {
     await this.commit.close();
     await this.db.close();
   }
+}
+
+/** A tombstone or a value with a TTL: what purge may remove one day. */
+function isMortal(e: Entry): boolean {
+  return e.tombstone || e.expiresAtMs !== 0;
 }
 
 function purgeable(rec: StoredRecord, storedBeforeMs: number, horizon: number): boolean {

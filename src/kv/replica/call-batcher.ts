@@ -1,6 +1,6 @@
 /**
  * Coalesces concurrent calls to one peer: at most `maxInFlight` requests are outstanding; items that
- * arrive meanwhile wait and leave together in the next request (up to `maxItems`). Idle, a call goes out
+ * arrive meanwhile wait and leave together in the next request (up to `maxItems` and `maxBytes`). Idle, a call goes out
  * at once; under load, one request carries many writes or reads, as raft batches its appends. Each
  * caller gets its own item's result or the request's error.
  */
@@ -18,6 +18,9 @@ export class CallBatcher<I, O> {
     private readonly send: (items: I[]) => Promise<O[]>,
     private readonly maxInFlight = 2,
     private readonly maxItems = 256,
+    /** Size of an item and the most bytes one request carries (always at least one item). */
+    private readonly sizeOf: (item: I) => number = () => 0,
+    private readonly maxBytes = Infinity,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -29,7 +32,14 @@ export class CallBatcher<I, O> {
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxItems);
+      let n = 0;
+      let bytes = 0;
+      while (n < this.queue.length && n < this.maxItems) {
+        bytes += this.sizeOf((this.queue[n] as Waiting<I, O>).item);
+        if (n > 0 && bytes > this.maxBytes) break;
+        n++;
+      }
+      const batch = this.queue.splice(0, n);
       this.inFlight++;
       this.send(batch.map((w) => w.item))
         .then(

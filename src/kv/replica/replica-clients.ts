@@ -1,10 +1,11 @@
 /**
  * gRPC clients of other nodes' KV services: one HTTP/2 connection per address, shared by the replica
- * and client services, closed together.
+ * and client services, closed together. Calls go through the lean unary client (wire/unary-client.ts);
+ * the clients have the shape of ConnectRPC promise clients.
  */
-import { createClient, type Client } from '@connectrpc/connect';
-import { createGrpcConnection, type GrpcConnection } from '../../core/grpc-client.js';
+import type { Client } from '@connectrpc/connect';
 import { KvReplicaService, KvService } from '../../gen/flotilla/v1/kv_pb.js';
+import { createUnaryClient, UnaryChannel } from '../wire/unary-client.js';
 
 export type ReplicaClient = Client<typeof KvReplicaService>;
 export type KvClient = Client<typeof KvService>;
@@ -24,7 +25,7 @@ export interface KvClientsOptions {
 }
 
 interface Conn {
-  connection: GrpcConnection;
+  channel: UnaryChannel;
   replica: ReplicaClient;
   kv: KvClient;
 }
@@ -34,13 +35,12 @@ export function createKvClients(options: KvClientsOptions = {}): KvClients {
   function conn(address: string): Conn {
     let c = conns.get(address);
     if (c === undefined) {
-      const connection = createGrpcConnection(address, {
-        pingIntervalMs: 10_000,
+      const channel = new UnaryChannel(address, {
         pingTimeoutMs: 3_000,
         defaultTimeoutMs: options.timeoutMs ?? 5000,
         readMaxBytes: options.readMaxBytes ?? 16 * 1024 * 1024,
       });
-      c = { connection, replica: createClient(KvReplicaService, connection.transport), kv: createClient(KvService, connection.transport) };
+      c = { channel, replica: createUnaryClient(KvReplicaService, channel), kv: createUnaryClient(KvService, channel) };
       conns.set(address, c);
     }
     return c;
@@ -52,10 +52,10 @@ export function createKvClients(options: KvClientsOptions = {}): KvClients {
       const c = conns.get(address);
       if (c === undefined) return;
       conns.delete(address);
-      c.connection.close();
+      c.channel.close();
     },
     close() {
-      for (const c of conns.values()) c.connection.close();
+      for (const c of conns.values()) c.channel.close();
       conns.clear();
     },
   };

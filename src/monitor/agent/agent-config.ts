@@ -6,6 +6,7 @@ import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
 import { durationMs, hostPort, stringList } from '../../core/config.js';
 import { parseHostPort } from '../../core/address.js';
+import { agentLabelsSchema } from './agent-labels.js';
 
 export const agentConfigSchema = z.object({
   /** Name reported by this agent. Default: the machine's hostname. */
@@ -28,5 +29,7 @@ export const agentConfigSchema = z.object({
   bufferSamples: z.coerce.number().int().min(100).max(100_000_000).default(100_000),
   /** Bound of the spill files (with --data-dir), in bytes. Default: 67108864 (64 MiB). */
   spillBytes: z.coerce.number().int().min(65_536).max(1024 ** 4).default(64 * 1024 * 1024),
+  /** Labels (`k=v,k2=v2`, or a mapping in the YAML file) that workflow tasks select agents by. Default: none. */
+  labels: agentLabelsSchema.default({}),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

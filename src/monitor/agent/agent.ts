@@ -46,6 +46,8 @@ export interface AgentOptions {
   spillBytes?: number;
   /** Default: every collector (cpu, memory, disk, network, filesystem). */
   collectors?: Collector[];
+  /** Labels sent in the hello (workflow tasks select agents by them). Default: none. */
+  labels?: Record<string, string>;
   logger?: Logger;
 }
 
@@ -126,7 +128,7 @@ class AgentImpl implements Agent {
       ttlSeconds: o.heartbeatTtlSeconds ?? DEFAULT_HEARTBEAT_TTL_SECONDS,
       logger: this.logger,
       value: () =>
-        JSON.stringify({ hostname: o.hostname, incarnation: this.incarnation, version: flotillaVersion, pid: process.pid, startedAtMs: this.startedAtMs, server: o.server }),
+        JSON.stringify({ hostname: o.hostname, incarnation: this.incarnation, version: flotillaVersion, pid: process.pid, startedAtMs: this.startedAtMs, server: o.server, labels: o.labels ?? {} }),
     });
     await this.heartbeat.start();
     this.tasks = new AgentTasks({ hostname: o.hostname, logger: this.logger });
@@ -142,6 +144,7 @@ class AgentImpl implements Agent {
         incarnation: this.incarnation,
         configJson: JSON.stringify(this.settings.asConfig()),
         availableMetrics: this.catalog.available(),
+        labels: o.labels ?? {},
       }),
       onCommand: (cmd) => applyCommand(cmd, { settings: this.settings, catalog: this.catalog, hostname: o.hostname }),
     });

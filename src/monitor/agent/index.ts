@@ -6,6 +6,7 @@ export type { Agent, AgentOptions } from './agent.js';
 export { createAgent, DEFAULT_BUFFER_SAMPLES, DEFAULT_SPILL_BYTES } from './agent.js';
 export { agentConfigSchema } from './agent-config.js';
 export type { AgentConfig } from './agent-config.js';
+export { agentLabelsSchema, labelProblem, labelsMatch, parseLabelList, MAX_LABELS } from './agent-labels.js';
 export { DEFAULT_HEARTBEAT_TTL_SECONDS } from './heartbeat.js';
 export type { CollectTime, Collector, Sample } from './collectors/index.js';
 export { createDefaultCollectors } from './collectors/index.js';

@@ -119,6 +119,8 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
         if (welcomed) {
           this.emit('stream:disconnected', fe);
           o.logger.warn({ server: o.server, err: fe.rawMessage, retryInMs: delay, pendingSamples: o.buffer.pendingSamples }, 'disconnected from the monitor server; reconnecting');
+        } else if (failures === 1 && /\[(unauthenticated|permission_denied)\]/.test(fe.message)) {
+          o.logger.error({ server: o.server, err: fe.rawMessage, retryInMs: delay }, 'the monitor server refused this agent: give it the cluster join token (--join-token or FLOTILLA_JOIN_TOKEN); retrying');
         } else if (failures === 1) {
           o.logger.warn({ server: o.server, err: fe.rawMessage, retryInMs: delay }, 'cannot reach the monitor server; retrying with backoff (samples are buffered)');
         } else {

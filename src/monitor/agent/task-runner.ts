@@ -4,6 +4,11 @@
  * stderr are handed over line by line, and a timeout or a cancel kills the whole group (SIGTERM, then
  * SIGKILL after a grace period), so no child of the task survives it. Used by the agent for `run_task`
  * and by the workflow scheduler for tasks that run on the server.
+ *
+ * The task does not outlive its runner either, even one killed with -9: a small bash watcher in the task's
+ * process group (SUPERVISOR_SCRIPT) holds the read end of a pipe whose write end only the runner holds.
+ * When the runner dies, the kernel closes that end, the watcher reads EOF and SIGKILLs the whole group.
+ * This needs no restart of the runner and no state on disk.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -41,6 +46,22 @@ export interface RunTaskProcessOptions {
   /** Parent of the working directory. Default: the OS temp dir. */
   workRoot?: string;
 }
+
+/**
+ * The supervisor, run as `bash -c SUPERVISOR_SCRIPT flotilla-task-supervisor ARGV...` with its stdin a
+ * pipe from the runner. It starts a watcher in the background (background commands of a non-interactive
+ * bash stay in its process group; they get /dev/null as stdin unless redirected, hence the copy of the
+ * pipe on fd 3), then replaces itself with the task (exec): the task keeps the leader's pid, its own exit
+ * status, and /dev/null as stdin. The watcher loops on `read` until EOF, which comes only when every write
+ * end is closed, i.e. when the runner is gone, and then kills group 0, its own: the task and everything it
+ * started. When the task ends first, the runner kills the group (the watcher with it).
+ */
+export const SUPERVISOR_SCRIPT = [
+  'exec 3<&0',
+  '{ while read -r -u 3 _; do :; done; kill -KILL 0; } </dev/null >/dev/null 2>&1 &',
+  'exec 3<&- </dev/null',
+  'exec "$@"',
+].join('\n');
 
 /** Longest line handed over; longer lines are cut into pieces of this size. */
 export const MAX_TASK_LINE_CHARS = 16 * 1024;
@@ -95,12 +116,14 @@ export async function runTaskProcess(plan: TaskProcessPlan, options: RunTaskProc
     }
     if (options.signal?.aborted === true) return { ...result, cancelled: true };
     return await new Promise<TaskProcessResult>((resolve) => {
-      const child = spawn(plan.argv[0]!, plan.argv.slice(1), {
+      // stdin is the watcher's lifeline: never written, closed by the kernel if this process dies.
+      const child = spawn('bash', ['-c', SUPERVISOR_SCRIPT, 'flotilla-task-supervisor', ...plan.argv], {
         cwd: work,
         env: { ...process.env, ...plan.env },
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
+      child.stdin.on('error', () => undefined);
       let settled = false;
       let killTimer: NodeJS.Timeout | undefined;
       const stop = (why: 'timeout' | 'cancel'): void => {
@@ -128,6 +151,7 @@ export async function runTaskProcess(plan: TaskProcessPlan, options: RunTaskProc
         // Whatever the leader left behind in its group goes too (a task's own children).
         if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
         if (killTimer !== undefined) clearTimeout(killTimer);
+        child.stdin.destroy();
         resolve(r);
       };
       child.on('error', (e) => finish({ ...result, spawnError: e.message }));

@@ -12,6 +12,8 @@ export interface HelloFields {
   configJson: string;
   availableMetrics: string[];
   ackedSeq: number;
+  /** The agent's labels (runs_on: {labels: ...} of workflow tasks). Default: none. */
+  labels?: Record<string, string>;
 }
 
 export function helloMessage(h: HelloFields): AgentMessage {

@@ -9,3 +9,4 @@ export { parseDestinationSpec, remoteWriteSchema } from './destinations.js';
 export { DESTINATION_DEFAULTS, RemoteWriteDestination, redactUrl, type DestinationConfig, type DestinationStats, type DropReason } from './remote-write.js';
 export { matchesAll, parseSelector, type CompiledMatcher } from './selector.js';
 export { buildWriteRequest, decodeWriteRequest, encodeWriteRequest, REMOTE_WRITE_HEADERS, type ExportSample } from './write-request.js';
+export { registerTsdbMetrics } from './tsdb-metrics.js';

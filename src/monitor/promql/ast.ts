@@ -42,6 +42,17 @@ export interface MatrixSelector {
   readonly rangeMs: number;
 }
 
+/** `expr[range:step] offset d`: the inner instant vector evaluated at every multiple of `stepMs` in the range. */
+export interface Subquery {
+  readonly kind: 'subquery';
+  readonly pos: number;
+  readonly expr: Expr;
+  readonly rangeMs: number;
+  /** The resolution; 0 when omitted (`expr[5m:]`): the engine's default evaluation interval. */
+  readonly stepMs: number;
+  readonly offsetMs: number;
+}
+
 export interface Call {
   readonly kind: 'call';
   readonly pos: number;
@@ -65,6 +76,13 @@ export interface VectorMatching {
   /** true for `on(...)`, false for `ignoring(...)` or none. */
   readonly on: boolean;
   readonly labels: readonly string[];
+  /**
+   * `group_left(...)` (many-to-one: each left element matches one right element) or `group_right(...)`
+   * (one-to-many); absent for one-to-one matching.
+   */
+  readonly card?: 'many-to-one' | 'one-to-many';
+  /** The labels of `group_left(...)` / `group_right(...)` copied from the "one" side. */
+  readonly include?: readonly string[];
 }
 
 export interface Binary {
@@ -92,7 +110,7 @@ export interface Paren {
   readonly expr: Expr;
 }
 
-export type Expr = NumberLiteral | StringLiteral | VectorSelector | MatrixSelector | Call | Aggregate | Binary | Unary | Paren;
+export type Expr = NumberLiteral | StringLiteral | VectorSelector | MatrixSelector | Subquery | Call | Aggregate | Binary | Unary | Paren;
 
 /** The type an expression evaluates to. */
 export function typeOf(e: Expr): ValueType {
@@ -105,6 +123,7 @@ export function typeOf(e: Expr): ValueType {
     case 'aggregate':
       return 'vector';
     case 'matrix':
+    case 'subquery':
       return 'matrix';
     case 'call':
       return functionReturnType(e.func);
@@ -140,6 +159,7 @@ export function walk(e: Expr, visit: (node: Expr) => void): void {
       break;
     case 'unary':
     case 'paren':
+    case 'subquery':
       walk(e.expr, visit);
       break;
     default:

@@ -1,10 +1,11 @@
 /**
  * Binary operators with Prometheus's semantics: arithmetic (Go's float rules), comparisons that filter or,
- * with `bool`, return 0/1, set operators, and one-to-one vector matching with `on`/`ignoring`.
+ * with `bool`, return 0/1, set operators, and vector matching with `on`/`ignoring`: one-to-one, or
+ * many-to-one / one-to-many with `group_left` / `group_right`.
  */
 import type { Binary, BinaryOp } from './ast.js';
 import { PromqlExecutionError } from './errors.js';
-import { dropMetricName, formatLabels, keepLabels, labelsKey, withoutLabels, type Sample } from './value.js';
+import { dropMetricName, formatLabels, keepLabels, labelsKey, normalizeLabels, withoutLabels, type Sample } from './value.js';
 import type { Labels } from '../tsdb/types.js';
 
 /** Go's math.Pow where it differs from `**`. */
@@ -92,38 +93,65 @@ export function vectorBinop(e: Binary, lhs: readonly Sample[], rhs: readonly Sam
     default:
       break;
   }
-  const rightSigs = new Map<string, Sample>();
-  for (const rs of rhs) {
+  const m = e.matching!;
+  // For one-to-many, swap the sides (the right one is then the "many" side) and swap the operands back.
+  const oneToMany = m.card === 'one-to-many';
+  const [many, one] = oneToMany ? [rhs, lhs] : [lhs, rhs];
+  const oneSigs = new Map<string, Sample>();
+  for (const rs of one) {
     const k = sig(rs.labels);
-    const dup = rightSigs.get(k);
+    const dup = oneSigs.get(k);
     if (dup !== undefined) {
       throw new PromqlExecutionError(
-        `found duplicate series for the match group ${formatLabels(matchGroup(e, rs.labels))} on the right hand-side of the operation: [${formatLabels(rs.labels)}, ${formatLabels(dup.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`,
+        `found duplicate series for the match group ${formatLabels(matchGroup(e, rs.labels))} on the ${oneToMany ? 'left' : 'right'} hand-side of the operation: [${formatLabels(rs.labels)}, ${formatLabels(dup.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`,
       );
     }
-    rightSigs.set(k, rs);
+    oneSigs.set(k, rs);
   }
-  const matched = new Set<string>();
+  // One-to-one: the signatures matched; grouped: per signature, the result label sets produced.
+  const matched = new Map<string, Set<string> | undefined>();
   const drop = arithmetic[e.op] !== undefined || e.returnBool;
-  const m = e.matching!;
   const out: Sample[] = [];
-  for (const ls of lhs) {
-    const k = sig(ls.labels);
-    const rs = rightSigs.get(k);
-    if (rs === undefined) continue;
-    let [value, keep] = elemBinop(e.op, ls.value, rs.value);
+  for (const ms of many) {
+    const k = sig(ms.labels);
+    const os = oneSigs.get(k);
+    if (os === undefined) continue;
+    const [vl, vr] = oneToMany ? [os.value, ms.value] : [ms.value, os.value];
+    let [value, keep] = elemBinop(e.op, vl, vr);
     if (e.returnBool) {
       value = keep ? 1 : 0;
       keep = true;
     }
     if (!keep) continue;
-    let labels: Labels = drop ? dropMetricName(ls.labels) : ls.labels;
-    labels = m.on ? keepLabels(labels, m.labels) : m.labels.length > 0 ? withoutLabels(labels, m.labels) : labels;
-    if (matched.has(k)) throw new PromqlExecutionError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
-    matched.add(k);
+    const labels = resultLabels(ms.labels, os.labels, drop, m);
+    if (m.card === undefined) {
+      if (matched.has(k)) throw new PromqlExecutionError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+      matched.set(k, undefined);
+    } else {
+      let inserted = matched.get(k);
+      if (inserted === undefined) matched.set(k, (inserted = new Set()));
+      const lk = labelsKey(labels);
+      if (inserted.has(lk)) throw new PromqlExecutionError('multiple matches for labels: grouping labels must ensure unique matches');
+      inserted.add(lk);
+    }
     out.push({ labels, value });
   }
   return out;
+}
+
+/** Prometheus's resultMetric: the "many" side's labels, matching labels kept/dropped (one-to-one), `group_x(...)` labels from the "one" side. */
+function resultLabels(many: Labels, one: Labels, dropName: boolean, m: NonNullable<Binary['matching']>): Labels {
+  let labels: Labels = dropName ? dropMetricName(many) : many;
+  if (m.card === undefined) labels = m.on ? keepLabels(labels, m.labels) : m.labels.length > 0 ? withoutLabels(labels, m.labels) : labels;
+  const include = m.include ?? [];
+  if (include.length === 0) return labels;
+  const out: Record<string, string> = { ...labels };
+  for (const name of include) {
+    const v = one[name];
+    if (v !== undefined && v !== '') out[name] = v;
+    else delete out[name];
+  }
+  return normalizeLabels(out);
 }
 
 function matchGroup(e: Binary, labels: Labels): Labels {

@@ -93,7 +93,19 @@ class Parser {
         matching = { on: mod === 'on', labels: this.parseLabelList(mod) };
       }
       const grp = this.peek();
-      if (grp.kind === 'ident' && /^group_(left|right)$/i.test(grp.text)) this.fail(`${grp.text} (many-to-one matching) is not supported by this PromQL subset`, grp.pos);
+      if (grp.kind === 'ident' && /^group_(left|right)$/i.test(grp.text)) {
+        const side = grp.text.toLowerCase();
+        if (matching === undefined) this.fail(`unexpected <${side}>`, grp.pos);
+        if (setOps.has(op)) this.fail(`no grouping allowed for "${op}" operation`, grp.pos);
+        this.next();
+        // The label list is optional: `group_left` alone copies nothing.
+        const include = this.isPunct('(') ? this.parseLabelList(side) : [];
+        matching = { ...matching, card: side === 'group_left' ? 'many-to-one' : 'one-to-many', include };
+        if (matching.on) {
+          const clash = include.find((l) => matching!.labels.includes(l));
+          if (clash !== undefined) this.fail(`label "${clash}" must not occur in ON and GROUP clause at once`, grp.pos);
+        }
+      }
       const rhs = this.parseExpr(op === '^' ? prec : prec + 1);
       lhs = this.checkBinary(op, lhs, rhs, returnBool, matching, opTok);
     }
@@ -139,15 +151,19 @@ class Parser {
     for (;;) {
       const t = this.peek();
       if (t.kind === 'punct' && t.text === '[') {
-        if (e.kind !== 'vector') this.fail(e.kind === 'matrix' ? 'range specification may only follow an instant vector selector once' : 'ranges only allowed for vector selectors (subqueries are not supported by this PromQL subset)', t.pos);
-        if (e.offsetMs !== 0) this.fail('no offset modifiers allowed before range', t.pos);
         this.next();
         const d = this.next();
         if (d.kind !== 'duration') this.fail(`unexpected ${this.describe(d)} in range, expected a duration`, d.pos);
         const parsed = parsePromDuration(d.text);
         if (parsed.error !== undefined) this.fail(parsed.error, d.pos);
         if (parsed.value <= 0) this.fail('range must be greater than zero', d.pos);
-        if (this.isPunct(':') || (this.peek().kind === 'ident' && this.peek().text.startsWith(':'))) this.fail('subqueries are not supported by this PromQL subset', this.peek().pos);
+        const colon = this.peek();
+        if ((colon.kind === 'punct' && colon.text === ':') || (colon.kind === 'ident' && colon.text.startsWith(':'))) {
+          e = this.parseSubquery(e, parsed.value);
+          continue;
+        }
+        if (e.kind !== 'vector') this.fail(e.kind === 'matrix' ? 'range specification may only follow an instant vector selector once' : 'ranges only allowed for vector selectors', t.pos);
+        if (e.offsetMs !== 0) this.fail('no offset modifiers allowed before range', t.pos);
         this.expect(']', 'range');
         const m: MatrixSelector = { kind: 'matrix', pos: e.pos, selector: e, rangeMs: parsed.value };
         e = m;
@@ -161,8 +177,13 @@ class Parser {
         if (d.kind !== 'duration') this.fail(`unexpected ${this.describe(d)} in offset, expected a duration`, d.pos);
         const parsed = parsePromDuration(d.text);
         if (parsed.error !== undefined) this.fail(parsed.error, d.pos);
+        if (e.kind === 'subquery') {
+          if (e.offsetMs !== 0) this.fail('offset may not be set multiple times', t.pos);
+          e = { ...e, offsetMs: sign * parsed.value };
+          continue;
+        }
         const sel = e.kind === 'matrix' ? e.selector : e.kind === 'vector' ? e : undefined;
-        if (sel === undefined) this.fail('offset modifier must be preceded by an instant vector selector or range vector selector', t.pos);
+        if (sel === undefined) this.fail('offset modifier must be preceded by an instant vector selector or range vector selector or a subquery', t.pos);
         if (sel.offsetMs !== 0) this.fail('offset may not be set multiple times', t.pos);
         const withOffset: VectorSelector = { ...sel, offsetMs: sign * parsed.value };
         e = e.kind === 'matrix' ? { ...e, selector: withOffset } : withOffset;
@@ -171,6 +192,29 @@ class Parser {
       if (t.kind === 'punct' && t.text === '@') this.fail('the @ modifier is not supported by this PromQL subset', t.pos);
       return e;
     }
+  }
+
+  /** After `expr[range`, at `:` (a token of its own, or the start of an identifier such as `:1m`): the rest of a subquery. */
+  private parseSubquery(e: Expr, rangeMs: number): Expr {
+    const ty = typeOf(e);
+    if (ty !== 'vector') this.fail(`subquery is only allowed on instant vector, got ${typeNames[ty]} instead`, e.pos);
+    const colon = this.next();
+    let stepText = colon.kind === 'ident' ? colon.text.slice(1) : '';
+    let stepPos = colon.pos + 1;
+    if (stepText === '' && this.peek().kind === 'duration') {
+      const d = this.next();
+      stepText = d.text;
+      stepPos = d.pos;
+    }
+    let stepMs = 0;
+    if (stepText !== '') {
+      const parsed = parsePromDuration(stepText);
+      if (parsed.error !== undefined) this.fail(parsed.error, stepPos);
+      if (parsed.value <= 0) this.fail('zero or negative subquery resolution (step) is not allowed', stepPos);
+      stepMs = parsed.value;
+    }
+    this.expect(']', 'subquery');
+    return { kind: 'subquery', pos: e.pos, expr: e, rangeMs, stepMs, offsetMs: 0 };
   }
 
   private parsePrimary(): Expr {

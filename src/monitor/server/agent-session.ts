@@ -40,6 +40,8 @@ interface Pending {
 export interface AgentSessionOptions {
   hostname: string;
   incarnation: string;
+  /** The agent's labels from its hello. Default: none. */
+  labels?: Record<string, string>;
   /** Most commands waiting for an ack at once. Default 64. */
   maxPendingCommands?: number;
 }
@@ -51,6 +53,7 @@ export class AgentSession {
   readonly id = nextId++;
   readonly hostname: string;
   readonly incarnation: string;
+  readonly labels: Readonly<Record<string, string>>;
   readonly openedAtMs = Date.now();
   private readonly maxPending: number;
   private welcome: string | undefined;
@@ -65,6 +68,7 @@ export class AgentSession {
   constructor(options: AgentSessionOptions) {
     this.hostname = options.hostname;
     this.incarnation = options.incarnation;
+    this.labels = options.labels ?? {};
     this.maxPending = options.maxPendingCommands ?? 64;
   }
 

@@ -63,7 +63,7 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
   const coord = (): Coord => (typeof options.coord === 'function' ? options.coord() : options.coord);
   const view = new GlobalView({ maxSeriesPerHost: options.maxSeriesPerHost, maxHosts: options.maxHosts });
   const sessions = new SessionRegistry();
-  const tasks = new TaskChannel({ logger, session: (host) => sessions.get(host), ...(options.taskLostAfterMs !== undefined ? { lostAfterMs: options.taskLostAfterMs } : {}) });
+  const tasks = new TaskChannel({ logger, session: (host) => sessions.get(host), sessions: () => sessions.all(), ...(options.taskLostAfterMs !== undefined ? { lostAfterMs: options.taskLostAfterMs } : {}) });
   let writer: ReturnType<typeof createDefaultConfigWriter> | undefined;
   let watches: PrefixWatch[] = [];
   const routes: AgentRoutes[] = [];

@@ -18,6 +18,7 @@ import {
   type AgentMessage,
   type ServerMessage,
 } from '../../gen/flotilla/v1/monitor_pb.js';
+import { labelProblem, MAX_LABELS } from '../agent/agent-labels.js';
 import { AgentSession, type CommandResult } from './agent-session.js';
 import { validateCommand } from './command-validate.js';
 import type { GlobalView } from './global-view.js';
@@ -61,6 +62,11 @@ export class SessionRegistry {
 
   get(hostname: string): AgentSession | undefined {
     return this.sessions.get(hostname);
+  }
+
+  /** The current session of every connected host. */
+  all(): IterableIterator<AgentSession> {
+    return this.sessions.values();
   }
 
   /** Registers `session`, closing the one it replaces. */
@@ -113,6 +119,12 @@ function checkHello(first: IteratorResult<AgentMessage>): AgentHello {
   if (kind.case !== 'hello') throw new FlotillaError(Code.INVALID_ARGUMENT, `expected AgentHello as the first message, got ${kind.case ?? 'an empty message'}`);
   const bad = checkHostname(kind.value.hostname);
   if (bad !== undefined) throw new FlotillaError(Code.INVALID_ARGUMENT, `AgentHello: ${bad}`);
+  const labels = Object.entries(kind.value.labels);
+  if (labels.length > MAX_LABELS) throw new FlotillaError(Code.INVALID_ARGUMENT, `AgentHello: more than ${MAX_LABELS} labels`);
+  for (const [k, v] of labels) {
+    const badLabel = labelProblem(k, v);
+    if (badLabel !== undefined) throw new FlotillaError(Code.INVALID_ARGUMENT, `AgentHello: ${badLabel}`);
+  }
   return kind.value;
 }
 
@@ -191,7 +203,7 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
         release(it);
         throw toConnectError(new FlotillaError(Code.RESOURCE_EXHAUSTED, `the server already follows ${view.size} hosts; ${hostname} refused`));
       }
-      const session = new AgentSession({ hostname, incarnation: hello.incarnation });
+      const session = new AgentSession({ hostname, incarnation: hello.incarnation, labels: { ...hello.labels } });
       const replaced = sessions.open(session);
       logger.info(
         { host: hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq.toString() },

@@ -12,6 +12,7 @@
  */
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { labelsMatch } from '../agent/agent-labels.js';
 import type { TaskProcessPlan, TaskProcessResult } from '../agent/task-runner.js';
 import type { AgentSession } from './agent-session.js';
 
@@ -31,6 +32,13 @@ export interface RemoteTaskRequest {
 /** What the workflow scheduler uses to run a task on an agent (through src/monitor/index.ts). */
 export interface RemoteTaskChannel {
   run(req: RemoteTaskRequest): Promise<RemoteTaskOutcome>;
+  /**
+   * A connected agent with every label of `selector`: of those, one with the fewest attempts in flight,
+   * ties taken in turn (round robin). Undefined when none is connected.
+   */
+  pick(selector: Readonly<Record<string, string>>): string | undefined;
+  /** Calls `fn` whenever an agent (re)connects; returns the unsubscribe. */
+  onAgentConnected(fn: () => void): () => void;
 }
 
 /** Server-to-agent task messages, in domain terms (converted at the edge). */
@@ -46,6 +54,8 @@ export interface TaskChannelOptions {
   logger: Logger;
   /** The open stream of a host, if any. */
   session: (host: string) => AgentSession | undefined;
+  /** Every open stream (for runs_on by labels). Default: none. */
+  sessions?: () => Iterable<AgentSession>;
   /** How long a disconnected agent may stay away before its attempts are lost. Default 10 000 ms. */
   lostAfterMs?: number;
   /** How long run() waits for the agent to connect. Default 300 000 ms. */
@@ -66,6 +76,8 @@ export class TaskChannel implements RemoteTaskChannel {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly lostAfterMs: number;
   private readonly agentWaitMs: number;
+  private readonly connectedListeners = new Set<() => void>();
+  private turn = 0;
 
   constructor(private readonly o: TaskChannelOptions) {
     this.lostAfterMs = o.lostAfterMs ?? 10_000;
@@ -96,6 +108,21 @@ export class TaskChannel implements RemoteTaskChannel {
     });
   }
 
+  pick(selector: Readonly<Record<string, string>>): string | undefined {
+    const load = new Map<string, number>();
+    for (const s of this.o.sessions?.() ?? []) if (!s.isClosed && labelsMatch(s.labels, selector)) load.set(s.hostname, 0);
+    if (load.size === 0) return undefined;
+    for (const a of this.attempts.values()) if (load.has(a.req.host)) load.set(a.req.host, load.get(a.req.host)! + 1);
+    const least = Math.min(...load.values());
+    const candidates = [...load].filter(([, n]) => n === least).map(([h]) => h).sort();
+    return candidates[this.turn++ % candidates.length];
+  }
+
+  onAgentConnected(fn: () => void): () => void {
+    this.connectedListeners.add(fn);
+    return () => this.connectedListeners.delete(fn);
+  }
+
   /** A stream from `session.hostname` opened (new, or a reconnect). */
   sessionOpened(session: AgentSession): void {
     for (const a of [...this.attempts.values()]) {
@@ -109,6 +136,7 @@ export class TaskChannel implements RemoteTaskChannel {
     }
     const w = this.waiters.get(session.hostname);
     if (w !== undefined) for (const wake of [...w]) wake();
+    for (const fn of [...this.connectedListeners]) fn();
   }
 
   /** The current stream of `session.hostname` closed. */

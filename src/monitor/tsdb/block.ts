@@ -4,6 +4,9 @@
  * rollups, back to back) and `index.json` (per series: labels, and for each chunk its offset, length, time
  * range and row count). It is written under a temporary name, fsynced, then renamed: a crash leaves either
  * no block or a whole one. The inverted index is rebuilt from index.json when the block is opened.
+ *
+ * Versions: 2 (written now) has right-closed rollup windows (see rollup.ts); 1 had left-closed ones, so
+ * a version 1 block answers rollup reads by rolling its raw chunks up again (same answers, more work).
  */
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +28,7 @@ interface BlockSeriesJson {
 }
 
 interface BlockIndexJson {
-  version: 1;
+  version: 1 | 2;
   minT: number;
   maxT: number;
   samples: number;
@@ -64,7 +67,7 @@ export async function writeBlock(blocksDir: string, minT: number, maxT: number, 
     off += bytes.length;
     return ref;
   };
-  const index: BlockIndexJson = { version: 1, minT, maxT, samples: 0, series: [] };
+  const index: BlockIndexJson = { version: 2, minT, maxT, samples: 0, series: [] };
   for (const s of series) {
     const c: ChunkRef[] = [];
     const allT: number[] = [];
@@ -130,7 +133,7 @@ export class Block {
     } catch (err) {
       throw new FlotillaError(Code.INTERNAL, `block ${dir}: unreadable index (${(err as Error).message})`, { cause: err });
     }
-    if (index.version !== 1 || !Array.isArray(index.series)) throw new FlotillaError(Code.INTERNAL, `block ${dir}: unknown index version ${String(index.version)}`);
+    if ((index.version !== 1 && index.version !== 2) || !Array.isArray(index.series)) throw new FlotillaError(Code.INTERNAL, `block ${dir}: unknown index version ${String(index.version)}`);
     const size = (await stat(join(dir, 'index.json'))).size + (await stat(join(dir, 'chunks.bin'))).size;
     return new Block(dir, index, size);
   }
@@ -162,6 +165,13 @@ export class Block {
   async read(ids: readonly number[], startMs: number, endMs: number, resolutionMs = 0): Promise<ReadSeries[]> {
     const rollupIdx = resolutionMs === 0 ? -1 : ROLLUP_RESOLUTIONS_MS.indexOf(resolutionMs as (typeof ROLLUP_RESOLUTIONS_MS)[number]);
     if (resolutionMs !== 0 && rollupIdx < 0) throw new FlotillaError(Code.INVALID_ARGUMENT, `no rollup at ${resolutionMs} ms`);
+    if (resolutionMs !== 0 && this.index.version === 1) {
+      // Format 1 rollups have left-closed windows: roll the raw samples up again.
+      return (await this.read(ids, startMs, endMs, 0)).map((r) => {
+        const rows = rollup(r.timestamps, r.columns[0]!, resolutionMs);
+        return { id: r.id, labels: r.labels, timestamps: rows.timestamps, columns: rows.columns };
+      });
+    }
     const wanted: { id: number; refs: ChunkRef[] }[] = [];
     let lo = Number.POSITIVE_INFINITY;
     let hi = 0;

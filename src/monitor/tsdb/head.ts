@@ -239,6 +239,13 @@ export class Head {
     return { timestamps, values };
   }
 
+  /** Chunks held (closed and open). */
+  chunkCount(): number {
+    let n = 0;
+    for (const s of this.series.values()) n += s.closed.length + (s.enc !== undefined ? 1 : 0);
+    return n;
+  }
+
   /** Bytes held by chunks (closed and open). */
   chunkBytes(): number {
     let n = 0;

@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../../core/log.js';
 import { Block, writeBlock } from './block.js';
 import { canonicalLabels, fastKey, Head, type HeadRejectReason, type MemSeries } from './head.js';
 import { compileMatchers, type CompiledMatcher } from './matchers.js';
-import { aggregateColumn, rollup, ROLLUP_AGGREGATES, ROLLUP_RESOLUTIONS_MS, type RollupAggregate } from './rollup.js';
+import { aggregateColumn, mergeRows, rollup, ROLLUP_AGGREGATES, ROLLUP_RESOLUTIONS_MS, type RollupAggregate, type RollupRows } from './rollup.js';
 import type { AppendResult, LabelMatcher, Labels, SampleAppender, SampleQuerier, SelectHints, SeriesData } from './types.js';
 import { Wal } from './wal.js';
 
@@ -53,6 +53,8 @@ export interface HostSample {
 export interface TsdbStats {
   headSeries: number;
   headChunkBytes: number;
+  /** Chunks in the head (closed and open). */
+  headChunks: number;
   blocks: number;
   blockBytes: number;
   blockSamples: number;
@@ -60,6 +62,9 @@ export interface TsdbStats {
   rejected: Record<string, number>;
   walBytesWritten: number;
   walFsyncs: number;
+  /** Bytes of the WAL's segments on disk, and their number. */
+  walBytes: number;
+  walSegments: number;
   /** Oldest and newest sample times the store may hold (NaN when empty). */
   minTimeMs: number;
   maxTimeMs: number;
@@ -188,46 +193,52 @@ export function createTsdb(options: TsdbOptions): Tsdb {
   }
 
   async function collect(cms: CompiledMatcher[], startMs: number, endMs: number, resolutionMs: number, aggregate: RollupAggregate): Promise<SeriesData[]> {
-    const parts = new Map<string, { labels: Labels; pieces: { ts: number[]; vs: number[] }[] }>();
-    const add = (labels: Labels, ts: number[], vs: number[]): void => {
+    // Pieces of one series (one per block, one from the head): raw samples, or rollup rows (5 columns).
+    const parts = new Map<string, { labels: Labels; pieces: { ts: number[]; cols: number[][] }[] }>();
+    const add = (labels: Labels, ts: number[], cols: number[][]): void => {
       if (ts.length === 0) return;
       const key = keyOf(labels);
       let p = parts.get(key);
       if (p === undefined) parts.set(key, (p = { labels, pieces: [] }));
-      p.pieces.push({ ts, vs });
+      p.pieces.push({ ts, cols });
     };
     for (const b of blocks) {
       if (b.minT > endMs || b.maxT <= startMs) continue;
       const ids = b.postings.select(cms, (id) => b.labelsOf(id));
       if (ids.length === 0) continue;
-      for (const r of await b.read(ids, startMs, endMs, resolutionMs)) {
-        add(r.labels, r.timestamps, resolutionMs === 0 ? r.columns[0]! : aggregateColumn({ timestamps: r.timestamps, columns: r.columns }, aggregate));
-      }
+      for (const r of await b.read(ids, startMs, endMs, resolutionMs)) add(r.labels, r.timestamps, r.columns);
     }
     for (const id of head.postings.select(cms, (id) => head.series.get(id)!.labels)) {
       const s = head.series.get(id)!;
       const raw = head.read(s, startMs, endMs);
-      if (resolutionMs === 0) add(s.labels, raw.timestamps, raw.values);
+      if (resolutionMs === 0) add(s.labels, raw.timestamps, [raw.values]);
       else {
         const rows = rollup(raw.timestamps, raw.values, resolutionMs);
-        add(s.labels, rows.timestamps, aggregateColumn(rows, aggregate));
+        add(s.labels, rows.timestamps, rows.columns);
       }
     }
     const out: SeriesData[] = [];
-    for (const [key, p] of [...parts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      void key;
+    for (const [, p] of [...parts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       p.pieces.sort((a, b) => a.ts[0]! - b.ts[0]!);
+      if (resolutionMs !== 0) {
+        // A rollup window cut by a block boundary has a row on each side: join them.
+        const rows: RollupRows = { timestamps: [], columns: [[], [], [], [], []] };
+        for (const piece of p.pieces) mergeRows(rows, { timestamps: piece.ts, columns: piece.cols }, resolutionMs);
+        out.push({ labels: p.labels, timestamps: rows.timestamps, values: aggregateColumn(rows, aggregate), resolutionMs });
+        continue;
+      }
       const timestamps: number[] = [];
       const values: number[] = [];
       for (const piece of p.pieces) {
+        const vs = piece.cols[0]!;
         for (let i = 0; i < piece.ts.length; i++) {
           const t = piece.ts[i]!;
           if (timestamps.length > 0 && t <= timestamps[timestamps.length - 1]!) continue;
           timestamps.push(t);
-          values.push(piece.vs[i]!);
+          values.push(vs[i]!);
         }
       }
-      out.push(resolutionMs === 0 ? { labels: p.labels, timestamps, values } : { labels: p.labels, timestamps, values, resolutionMs });
+      out.push({ labels: p.labels, timestamps, values });
     }
     return out;
   }
@@ -361,6 +372,7 @@ export function createTsdb(options: TsdbOptions): Tsdb {
       return {
         headSeries: head.series.size,
         headChunkBytes: head.chunkBytes(),
+        headChunks: head.chunkCount(),
         blocks: blocks.length,
         blockBytes: blocks.reduce((n, b) => n + b.sizeBytes, 0),
         blockSamples: blocks.reduce((n, b) => n + b.samples, 0),
@@ -368,6 +380,8 @@ export function createTsdb(options: TsdbOptions): Tsdb {
         rejected: { ...rejectedTotal },
         walBytesWritten: wal.bytesWritten,
         walFsyncs: wal.fsyncs,
+        walBytes: wal.sizeBytes,
+        walSegments: wal.segments,
         minTimeMs: minT,
         maxTimeMs: head.maxT > Number.NEGATIVE_INFINITY ? head.maxT : (blocks.at(-1)?.maxT ?? Number.NaN),
       };

@@ -5,8 +5,10 @@
  * Appends are group-committed: entries go to an in-memory buffer per window, and one flush writes every
  * buffer as one record and fdatasyncs the files; every `commit()` waiting when a flush starts resolves
  * when it ends. A record is `[u32 length][u32 crc32][payload]` (little-endian); the payload is a sequence
- * of entries `[u8 1][u32 id][u16 n][n bytes of labels JSON]` (a series) or `[u8 2][u32 id][f64 t][f64 v]`
- * (a sample). A series entry always precedes its samples in the same segment. On replay, a record cut
+ * of entries `[u8 1][u32 id][u16 n][n bytes of labels JSON]` (a series), `[u8 3][f64 t][u32 count]` then
+ * `count` times `[u32 id][f64 v]` (samples sharing one time: those of one scrape, 12 bytes each), or
+ * `[u8 2][u32 id][f64 t][f64 v]` (one sample; written by the first version, still read). A series entry
+ * always precedes its samples in the same segment. On replay, a record cut
  * short or failing its checksum ends the segment (it was never acknowledged) and the file is truncated
  * there.
  */
@@ -35,11 +37,20 @@ export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
 const HEADER = 8;
 const SERIES = 1;
 const SAMPLE = 2;
+const SAME_TIME = 3;
 
 /** A growable byte buffer with a reserved record header at the front. */
 class EntryBuffer {
-  buf = Buffer.allocUnsafe(64 * 1024);
-  len = HEADER;
+  buf: Buffer;
+  /** `start` bytes reserved at the front (the record header). */
+  constructor(readonly start: number) {
+    this.buf = Buffer.allocUnsafe(start === 0 ? 4096 : 64 * 1024);
+    this.len = start;
+  }
+  len: number;
+  /** The open SAME_TIME entry: its offset (-1: none) and time. */
+  run = -1;
+  runT = 0;
 
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -57,7 +68,8 @@ export interface WalReplayHandler {
 }
 
 export class Wal {
-  private readonly pending = new Map<number, EntryBuffer>();
+  /** Per window: series entries, and sample entries (written after them in the same record). */
+  private readonly pending = new Map<number, { series: EntryBuffer; samples: EntryBuffer }>();
   private readonly files = new Map<number, FileHandle>();
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing = false;
@@ -66,6 +78,8 @@ export class Wal {
   /** Bytes written since start (for stats). */
   bytesWritten = 0;
   fsyncs = 0;
+  /** Bytes of each segment on disk. */
+  private readonly segmentBytes = new Map<number, number>();
 
   constructor(
     private readonly dir: string,
@@ -94,6 +108,7 @@ export class Wal {
         this.replayRecord(w, data, off + HEADER, off + HEADER + len, handler);
         off += HEADER + len;
       }
+      this.segmentBytes.set(w, off);
       if (off !== data.length) {
         this.logger.warn({ segment: this.path(w), validBytes: off, fileBytes: data.length }, 'WAL segment ends with a torn record (never acknowledged): truncated');
         await truncate(this.path(w), off);
@@ -112,6 +127,11 @@ export class Wal {
         const labels = JSON.parse(data.toString('utf8', p + 7, p + 7 + n)) as Labels;
         handler.series(window, id, labels);
         p += 7 + n;
+      } else if (type === SAME_TIME) {
+        const t = data.readDoubleLE(p + 1);
+        const n = data.readUInt32LE(p + 9);
+        p += 13;
+        for (let i = 0; i < n; i++, p += 12) handler.sample(window, data.readUInt32LE(p), t, data.readDoubleLE(p + 4));
       } else if (type === SAMPLE) {
         handler.sample(window, data.readUInt32LE(p + 1), data.readDoubleLE(p + 5), data.readDoubleLE(p + 13));
         p += 21;
@@ -121,15 +141,15 @@ export class Wal {
     }
   }
 
-  private buffer(window: number): EntryBuffer {
+  private buffers(window: number): { series: EntryBuffer; samples: EntryBuffer } {
     let b = this.pending.get(window);
-    if (b === undefined) this.pending.set(window, (b = new EntryBuffer()));
+    if (b === undefined) this.pending.set(window, (b = { series: new EntryBuffer(0), samples: new EntryBuffer(HEADER) }));
     return b;
   }
 
   /** Logs a series' labels in `window`'s segment (before its first sample there). */
   addSeries(window: number, id: number, labelsJson: string): void {
-    const b = this.buffer(window);
+    const b = this.buffers(window).series;
     const n = Buffer.byteLength(labelsJson);
     if (n > 0xffff) throw new FlotillaError(Code.INVALID_ARGUMENT, 'series labels longer than 65535 bytes');
     b.ensure(7 + n);
@@ -140,16 +160,25 @@ export class Wal {
     b.len += 7 + n;
   }
 
+  /** Logs a sample; consecutive samples with the same time share one entry. */
   addSample(window: number, id: number, t: number, v: number): void {
-    const b = this.buffer(window);
-    b.ensure(21);
+    const b = this.buffers(window).samples;
+    if (b.run < 0 || b.runT !== t) {
+      b.ensure(13);
+      b.run = b.len;
+      b.runT = t;
+      b.buf[b.len] = SAME_TIME;
+      b.buf.writeDoubleLE(t, b.len + 1);
+      b.buf.writeUInt32LE(0, b.len + 9);
+      b.len += 13;
+    }
+    b.ensure(12);
     const buf = b.buf;
     const p = b.len;
-    buf[p] = SAMPLE;
-    buf.writeUInt32LE(id, p + 1);
-    buf.writeDoubleLE(t, p + 5);
-    buf.writeDoubleLE(v, p + 13);
-    b.len = p + 21;
+    buf.writeUInt32LE(id, p);
+    buf.writeDoubleLE(v, p + 4);
+    b.len = p + 12;
+    buf.writeUInt32LE(buf.readUInt32LE(b.run + 9) + 1, b.run + 9);
   }
 
   /** Resolves once everything added so far is on disk (fdatasync), rejects when the log cannot be written. */
@@ -181,18 +210,23 @@ export class Wal {
       const buffers = [...this.pending.entries()];
       this.pending.clear();
       try {
-        for (const [window, b] of buffers) {
-          if (b.len === HEADER) continue;
-          b.buf.writeUInt32LE(b.len - HEADER, 0);
-          b.buf.writeUInt32LE(crc32(b.buf, HEADER, b.len), 4);
+        const written: number[] = [];
+        for (const [window, { series, samples }] of buffers) {
+          if (series.len === 0 && samples.len === HEADER) continue;
+          // One record: the series entries first (a series precedes its samples), then the samples.
+          let rec = samples.buf.subarray(0, samples.len);
+          if (series.len > 0) rec = Buffer.concat([samples.buf.subarray(0, HEADER), series.buf.subarray(0, series.len), samples.buf.subarray(HEADER, samples.len)]);
+          rec.writeUInt32LE(rec.length - HEADER, 0);
+          rec.writeUInt32LE(crc32(rec, HEADER, rec.length), 4);
           const fh = await this.file(window);
           let off = 0;
-          while (off < b.len) off += (await fh.write(b.buf, off, b.len - off)).bytesWritten;
-          this.bytesWritten += b.len;
+          while (off < rec.length) off += (await fh.write(rec, off, rec.length - off)).bytesWritten;
+          this.bytesWritten += rec.length;
+          this.segmentBytes.set(window, (this.segmentBytes.get(window) ?? 0) + rec.length);
+          written.push(window);
         }
         // Sync after every write, so one sync per file per flush.
-        for (const [window, b] of buffers) {
-          if (b.len === HEADER) continue;
+        for (const window of written) {
           await this.files.get(window)!.datasync();
           this.fsyncs += 1;
         }
@@ -207,11 +241,24 @@ export class Wal {
     this.flushing = false;
   }
 
+  /** Bytes of the log on disk (every segment). */
+  get sizeBytes(): number {
+    let n = 0;
+    for (const b of this.segmentBytes.values()) n += b;
+    return n;
+  }
+
+  /** Segments on disk. */
+  get segments(): number {
+    return this.segmentBytes.size;
+  }
+
   /** Deletes the segment of a window (its samples are now in a block). */
   async dropWindow(window: number): Promise<void> {
     const fh = this.files.get(window);
     this.files.delete(window);
     this.pending.delete(window);
+    this.segmentBytes.delete(window);
     await fh?.close();
     await rm(this.path(window), { force: true });
   }

@@ -2,10 +2,13 @@
  * The checksums S3 clients send (x-amz-checksum-*, Content-MD5): incremental hashers over a body as it
  * streams. CRC32 comes from node:zlib (Node >= 20.15); CRC32C (Castagnoli, reflected 0x82F63B78) and
  * CRC64NVME (reflected 0x9A6C9329AC4BC9B5, init and xor-out all ones) are table-driven here, 8 bytes per
- * step (slicing-by-8) for CRC32C and byte-wise on two 32-bit halves for CRC64NVME.
+ * step (slicing-by-8) for both, CRC64NVME on two 32-bit halves.
  */
 import { createHash } from 'node:crypto';
+import { endianness } from 'node:os';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** An incremental checksum: feed bytes, then read the digest (the big-endian bytes AWS base64-encodes). */
 export interface Checksummer {
@@ -56,11 +59,16 @@ export function crc32c(data: Uint8Array, crc = 0): number {
   return ~c >>> 0;
 }
 
-const crc64Lo = new Uint32Array(256);
-const crc64Hi = new Uint32Array(256);
+/**
+ * CRC64NVME tables for slicing-by-8, each 64-bit entry split in two 32-bit halves (JavaScript has no
+ * fast 64-bit integers): crc64Lo[s][i] / crc64Hi[s][i] is the CRC of byte i followed by s zero bytes.
+ */
+const crc64Lo: Uint32Array[] = Array.from({ length: 8 }, () => new Uint32Array(256));
+const crc64Hi: Uint32Array[] = Array.from({ length: 8 }, () => new Uint32Array(256));
 (() => {
   const polyLo = 0xac4bc9b5;
   const polyHi = 0x9a6c9329;
+  const [lo0, hi0] = [crc64Lo[0]!, crc64Hi[0]!];
   for (let i = 0; i < 256; i++) {
     let lo = i;
     let hi = 0;
@@ -73,23 +81,54 @@ const crc64Hi = new Uint32Array(256);
         hi = (hi ^ polyHi) >>> 0;
       }
     }
-    crc64Lo[i] = lo;
-    crc64Hi[i] = hi;
+    lo0[i] = lo;
+    hi0[i] = hi;
+  }
+  for (let s = 1; s < 8; s++) {
+    const [plo, phi, lo, hi] = [crc64Lo[s - 1]!, crc64Hi[s - 1]!, crc64Lo[s]!, crc64Hi[s]!];
+    for (let i = 0; i < 256; i++) {
+      const idx = plo[i]! & 0xff;
+      lo[i] = (((plo[i]! >>> 8) | (phi[i]! << 24)) ^ lo0[idx]!) >>> 0;
+      hi[i] = ((phi[i]! >>> 8) ^ hi0[idx]!) >>> 0;
+    }
   }
 })();
 
-/** Incremental CRC64NVME; the state is the pre-inverted register as two 32-bit halves. */
+/**
+ * Incremental CRC64NVME, slicing-by-8 (8 bytes per step through eight tables; ~10x the byte-wise loop).
+ * The state is the pre-inverted register as two 32-bit halves.
+ */
 export class Crc64Nvme implements Checksummer {
   private lo = 0xffffffff;
   private hi = 0xffffffff;
 
   update(data: Uint8Array): void {
+    const [l0, l1, l2, l3, l4, l5, l6, l7] = crc64Lo as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+    const [h0, h1, h2, h3, h4, h5, h6, h7] = crc64Hi as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
     let lo = this.lo;
     let hi = this.hi;
-    for (let i = 0; i < data.length; i++) {
+    let i = 0;
+    const n = data.length;
+    // On a little-endian machine, 4-aligned bytes are read as 32-bit words (about 1.5x faster).
+    const words = LITTLE_ENDIAN && data.byteOffset % 4 === 0 ? new Uint32Array(data.buffer, data.byteOffset, n >>> 2) : undefined;
+    for (; i + 8 <= n; i += 8) {
+      const a = (lo ^ (words !== undefined ? words[i >>> 2]! : data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
+      const b = (hi ^ (words !== undefined ? words[(i >>> 2) + 1]! : data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24))) >>> 0;
+      const a0 = a & 0xff;
+      const a1 = (a >>> 8) & 0xff;
+      const a2 = (a >>> 16) & 0xff;
+      const a3 = a >>> 24;
+      const b0 = b & 0xff;
+      const b1 = (b >>> 8) & 0xff;
+      const b2 = (b >>> 16) & 0xff;
+      const b3 = b >>> 24;
+      lo = (l7[a0]! ^ l6[a1]! ^ l5[a2]! ^ l4[a3]! ^ l3[b0]! ^ l2[b1]! ^ l1[b2]! ^ l0[b3]!) >>> 0;
+      hi = (h7[a0]! ^ h6[a1]! ^ h5[a2]! ^ h4[a3]! ^ h3[b0]! ^ h2[b1]! ^ h1[b2]! ^ h0[b3]!) >>> 0;
+    }
+    for (; i < n; i++) {
       const idx = (lo ^ data[i]!) & 0xff;
-      lo = (((lo >>> 8) | (hi << 24)) ^ crc64Lo[idx]!) >>> 0;
-      hi = ((hi >>> 8) ^ crc64Hi[idx]!) >>> 0;
+      lo = (((lo >>> 8) | (hi << 24)) ^ l0[idx]!) >>> 0;
+      hi = ((hi >>> 8) ^ h0[idx]!) >>> 0;
     }
     this.lo = lo;
     this.hi = hi;

@@ -6,7 +6,7 @@
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Coord } from '../../coord/index.js';
 import type { BucketInfo } from '../object-service.js';
-import { checkBucketName, DEFAULT_POLICY, policyOf } from './names.js';
+import { checkBucketName, checkNewBucketName, DEFAULT_POLICY, policyOf } from './names.js';
 
 export const BUCKETS_PREFIX = '/flotilla/objects/buckets/';
 
@@ -16,7 +16,7 @@ export class BucketRegistry {
   constructor(private readonly coord: () => Coord) {}
 
   async create(name: string, policy: string = DEFAULT_POLICY, nowMs = Date.now()): Promise<BucketInfo> {
-    checkBucketName(name);
+    checkNewBucketName(name);
     policyOf(policy);
     const info: BucketInfo = { name, policy, createdAtMs: nowMs };
     const key = BUCKETS_PREFIX + name;

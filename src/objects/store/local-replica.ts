@@ -116,7 +116,22 @@ export class LocalReplica {
     const m = meta ?? (await this.backend.head(blob).then((h) => (h ? parseStoredMeta(h.meta) : undefined)).catch(() => undefined));
     await this.backend.delete(blob);
     if (m !== undefined) await this.unindex(blob, m);
+    else await this.unindexByBlob(blob);
     this.damaged.delete(blob);
+  }
+
+  /**
+   * Drops the index entries of a blob whose stored metadata cannot be read any more (its file is gone
+   * or unreadable): without this an entry would stay in the inventory forever and be "collected" again
+   * every round. A scan of the index, taken only on this rare path.
+   */
+  private async unindexByBlob(blob: string): Promise<void> {
+    await this.db.del(partKey(blob));
+    const stale: Buffer[] = [];
+    for await (const [k, v] of this.db.iterator()) {
+      if ((JSON.parse(v) as IndexedMeta).blob === blob) stale.push(k);
+    }
+    for (const k of stale) await this.db.del(k);
   }
 
   /** Every indexed blob: name, version and kind (what the replicator compares between nodes). */

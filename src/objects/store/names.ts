@@ -38,6 +38,20 @@ export function checkBucketName(name: string): void {
   }
 }
 
+/**
+ * Names of the node's own HTTP routes (`/api/...`, `/internal/...`, `/healthz`, `/readyz`, `/metrics`):
+ * those routes are matched before the S3 API, so a bucket of that name would be unreachable over S3.
+ */
+export const RESERVED_BUCKET_NAMES: readonly string[] = ['api', 'internal', 'healthz', 'readyz', 'metrics'];
+
+/** checkBucketName plus the names a new bucket may not take (RESERVED_BUCKET_NAMES). */
+export function checkNewBucketName(name: string): void {
+  checkBucketName(name);
+  if (RESERVED_BUCKET_NAMES.includes(name)) {
+    throw new FlotillaError(Code.INVALID_ARGUMENT, `bucket name ${JSON.stringify(name)} is reserved: ${RESERVED_BUCKET_NAMES.join(', ')} are the node's own HTTP routes and would shadow the bucket over S3`);
+  }
+}
+
 /** Longest key, in UTF-8 bytes (S3's limit). */
 export const MAX_KEY_BYTES = 1024;
 

@@ -74,6 +74,8 @@ export type ObjectStore = ObjectService & {
   /** Holders of an object's replicas and what each holds (for `flotilla obj stat`). */
   replicaStatus(bucket: string, key: string): Promise<{ partition: number; ring: string; replicas: { node: string; primary: boolean; state: string; version?: string }[] }>;
   placementOf(policy: string, bucket: string, key: string): Placement;
+  /** Aborts the multipart uploads started more than `maxAgeMs` ago (their parts removed); returns how many. */
+  expireUploads(maxAgeMs: number): Promise<number>;
 };
 
 export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
@@ -329,22 +331,39 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     },
 
     async listObjects(input: ListObjectsInput): Promise<ListObjectsResult> {
-      await buckets.get(input.bucket);
+      const b = await buckets.get(input.bucket);
       const limit = Math.min(Math.max(input.limit ?? 1000, 1), 10_000);
       const q = { bucket: input.bucket, prefix: input.prefix ?? '', delimiter: input.delimiter ?? '', after: input.after ?? '', limit };
-      const nodes = [self, ...o.peers().filter((p) => p.up).map((p) => p.name)];
-      const pages = (
-        await Promise.all(
-          nodes.map(async (n) => {
-            try {
-              return n === self ? await local.list(q.bucket, q.prefix, q.delimiter, q.after, limit) : await client.list(n, addressOf(n), q);
-            } catch (err) {
-              logger.warn({ node: n, err: FlotillaError.from(err).message }, 'listing: a node did not answer; its replicas are read from the others');
-              return undefined;
-            }
-          }),
-        )
-      ).filter((p): p is { items: LocalListItem[]; more: boolean } => p !== undefined);
+      const ring = o.ring(ringNameOf(b.policy));
+      const replicas = ring?.replicas ?? policyOf(b.policy).replicas;
+      const devices = ring !== undefined ? [...new Set(ring.devices.map((d) => d.id))] : [];
+      const pageOf = async (n: string): Promise<{ items: LocalListItem[]; more: boolean } | undefined> => {
+        try {
+          return n === self ? await local.list(q.bucket, q.prefix, q.delimiter, q.after, limit) : await client.list(n, addressOf(n), q);
+        } catch (err) {
+          logger.warn({ node: n, err: FlotillaError.from(err).message }, 'listing: a node did not answer; its replicas are read from the others');
+          return undefined;
+        }
+      };
+      const answered = new Map<string, { items: LocalListItem[]; more: boolean }>();
+      const ask = async (names: string[]): Promise<void> => {
+        await Promise.all(names.map(async (n) => {
+          const p = await pageOf(n);
+          if (p !== undefined) answered.set(n, p);
+        }));
+      };
+      await ask([self, ...o.peers().filter((p) => p.up).map((p) => p.name)]);
+      // Every key has `replicas` holders among the ring's devices: the merged page is complete while fewer
+      // than `replicas` of them are missing. Otherwise ask the nodes believed down too (a busy node can
+      // miss health checks), and refuse an incomplete listing rather than silently omit keys.
+      const missing = (): string[] => devices.filter((d) => !answered.has(d));
+      if (missing().length >= replicas) {
+        await ask(missing().filter((d) => peer(d) !== undefined));
+        if (missing().length >= replicas) {
+          throw new FlotillaError(Code.UNAVAILABLE, `cannot list bucket ${input.bucket} completely: ${missing().join(', ')} did not answer and its policy ${b.policy} keeps ${replicas} cop${replicas === 1 ? 'y' : 'ies'} of each object`);
+        }
+      }
+      const pages = [...answered.values()];
       // Items are valid up to the smallest last name of a page that was cut.
       const nameOf = (i: LocalListItem): string => i.key ?? i.prefix ?? '';
       let bound: string | undefined;
@@ -441,6 +460,27 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     async abortMultipartUpload(bucket, key, uploadId) {
       await getUpload(bucket, key, uploadId);
       await dropParts(bucket, key, uploadId, await listStoredParts(uploadId));
+    },
+
+    async expireUploads(maxAgeMs) {
+      const r = await o.coord().range(UPLOADS_PREFIX);
+      const cutoff = now() - maxAgeMs;
+      let n = 0;
+      for (const kv of r.kvs) {
+        const id = kv.key.slice(UPLOADS_PREFIX.length);
+        if (!/^[0-9a-f]{32}$/.test(id)) continue;
+        let u: Upload;
+        try {
+          u = JSON.parse(kv.value.toString('utf8')) as Upload;
+        } catch {
+          continue;
+        }
+        if (!(u.initiatedMs < cutoff)) continue;
+        await dropParts(u.bucket, u.key, id, await listStoredParts(id));
+        logger.info({ uploadId: id, bucket: u.bucket, key: u.key, initiatedMs: u.initiatedMs }, 'abandoned multipart upload aborted');
+        n++;
+      }
+      return n;
     },
 
     async replicaStatus(bucket, key) {

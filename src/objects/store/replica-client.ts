@@ -2,6 +2,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
+import { defaultToken } from '../../core/grpc-client.js';
 import { metaHeader, parseMetaHeader, type MetaDraft, type StoredMeta } from './blob-meta.js';
 import type { LocalListItem, WriteExpectations } from './local-replica.js';
 
@@ -39,7 +40,10 @@ export function createReplicaClient(options: ReplicaClientOptions = {}) {
   function call(address: string, method: string, path: string, headers: Record<string, string> = {}, body?: Readable): Promise<IncomingMessage> {
     const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
     return new Promise((resolve, reject) => {
-      const req = request({ host: host.replace(/^\[|\]$/g, ''), port, method, path, agent, headers: { ...headers, ...(body === undefined ? { 'content-length': '0' } : { 'content-type': 'application/octet-stream' }) } }, resolve);
+      // The process's token (a node's join token) authenticates it to the other node's replica API.
+      const token = defaultToken();
+      const auth: Record<string, string> = token !== undefined ? { authorization: `Bearer ${token}` } : {};
+      const req = request({ host: host.replace(/^\[|\]$/g, ''), port, method, path, agent, headers: { ...headers, ...auth, ...(body === undefined ? { 'content-length': '0' } : { 'content-type': 'application/octet-stream' }) } }, resolve);
       req.setTimeout(idle, () => req.destroy(new FlotillaError(Code.DEADLINE_EXCEEDED, `${method} ${path} to ${address}: no progress for ${idle} ms`)));
       req.once('error', (e) => reject(FlotillaError.from(e, Code.UNAVAILABLE)));
       if (body === undefined) req.end();

@@ -11,6 +11,16 @@
  *   client.subscribe('news', { onPublication: (p) => console.log(p.offset, p.data) });
  */
 
+/**
+ * The server's internal channels (names starting with `$flotilla.`, on which only the server publishes;
+ * subscribing needs a channel token): membership, agents, workflow runs and tasks.
+ */
+export const INTERNAL_CHANNELS = {
+  members: '$flotilla.members',
+  agents: '$flotilla.agents',
+  flows: '$flotilla.flows',
+} as const;
+
 /** A publication as it arrives. */
 export interface ClientPublication {
   channel: string;

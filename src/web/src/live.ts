@@ -1,10 +1,15 @@
 /**
- * Live state shared by every page: the membership view (/api/v1/members/events) and the agents with
- * their latest samples (/api/v1/agents/events?metrics=true). Each stream is opened by the first page
- * that needs it and kept while the app runs, so switching pages keeps the history charts draw from.
+ * Live state shared by every page: the membership view and the agents with their latest samples. Both
+ * arrive as messages on the server's internal channels (`$flotilla.members`, `$flotilla.agents`), read
+ * over /ws with the pubsub browser client (src/pubsub/client) and a channel token from
+ * POST /api/v1/channel-tokens. Each channel's first view (and the view after a gap the server could not
+ * fill) comes from GET /api/v1/members?events=true and GET /api/v1/agents?metrics=true. The connection is
+ * opened by the first page that needs it and kept while the app runs, so switching pages keeps the
+ * history the charts draw from.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { openStream, type StreamState } from './api.js';
+import { createPubsubClient, INTERNAL_CHANNELS, type PubsubClient, type SubscribedInfo } from '../../pubsub/client/index.js';
+import { getJson, postJson, type StreamState } from './api.js';
 import type { Agent, FeedEvent, MemberEvent, MembersJson } from './types.js';
 
 type Listener = () => void;
@@ -94,61 +99,106 @@ function setAgent(agent: Agent, initial: boolean): void {
   record(agent);
 }
 
+let client: PubsubClient | undefined;
+
+/** The one WebSocket of the app (opened on first use). */
+function pubsub(): PubsubClient {
+  if (client !== undefined) return client;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  client = createPubsubClient({
+    url,
+    getToken: async (channel) => (await postJson<{ token: string }>('/api/v1/channel-tokens', { channel, ttl: '12h' })).token,
+    onState: (s) => {
+      const mapped: StreamState = s === 'connected' ? 'open' : s === 'connecting' ? 'connecting' : 'retrying';
+      // "open" only once the channel's subscription answered (see onSubscribed).
+      if (mapped !== 'open') {
+        state.membersStream = mapped;
+        state.agentsStream = mapped;
+        notify();
+      }
+    },
+  });
+  return client;
+}
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** True when the subscription starts without the messages before it: the caller loads a fresh view. */
+const needsSnapshot = (info: SubscribedInfo): boolean => info.recovered !== true;
+
+function applyMembersSnapshot(snap: MembersJson & { events?: MemberEvent[] }): void {
+  state.members = { observer: snap.observer, coordinationReachable: snap.coordinationReachable, members: snap.members };
+  const known = new Set(state.feed.filter((f) => f.kind === 'node').map((f) => `${f.at}|${f.text}`));
+  for (const e of snap.events ?? []) {
+    const f = memberFeed(e);
+    if (!known.has(`${f.at}|${f.text}`)) pushFeed(f);
+  }
+  state.feed.sort((a, b) => b.at.localeCompare(a.at));
+}
+
 function startMembers(): void {
   if (started.members) return;
   started.members = true;
-  openStream(
-    '/api/v1/members/events',
-    {
-      onEvent(event, data) {
-        if (event === 'snapshot') {
-          const snap = data as MembersJson & { events?: MemberEvent[] };
-          state.members = { observer: snap.observer, coordinationReachable: snap.coordinationReachable, members: snap.members };
-          const known = new Set(state.feed.filter((f) => f.kind === 'node').map((f) => `${f.at}|${f.text}`));
-          for (const e of snap.events ?? []) {
-            const f = memberFeed(e);
-            if (!known.has(`${f.at}|${f.text}`)) pushFeed(f);
-          }
-          state.feed.sort((a, b) => b.at.localeCompare(a.at));
-        } else if (event === 'members') {
-          state.members = data as MembersJson;
-        } else if (event === 'status') {
-          pushFeed(memberFeed(data as MemberEvent));
-        }
-        notify();
-      },
-      onState(s, error) {
-        state.membersStream = s;
-        state.membersError = error;
-        notify();
-      },
+  pubsub().subscribe(INTERNAL_CHANNELS.members, {
+    onSubscribed(info) {
+      state.membersStream = 'open';
+      state.membersError = undefined;
+      notify();
+      if (!needsSnapshot(info)) return;
+      getJson<MembersJson & { events?: MemberEvent[] }>('/api/v1/members?events=true')
+        .then((snap) => {
+          applyMembersSnapshot(snap);
+          notify();
+        })
+        .catch((e: unknown) => {
+          state.membersError = errorText(e);
+          notify();
+        });
     },
-    new AbortController().signal,
-  );
+    onPublication(p) {
+      const msg = p.data as { type: string; event?: MemberEvent } & MembersJson;
+      if (msg.type === 'members') state.members = { observer: msg.observer, coordinationReachable: msg.coordinationReachable, members: msg.members };
+      else if (msg.type === 'status' && msg.event !== undefined) pushFeed(memberFeed(msg.event));
+      notify();
+    },
+    onError(e) {
+      state.membersStream = 'retrying';
+      state.membersError = e.message;
+      notify();
+    },
+  });
 }
 
 function startAgents(): void {
   if (started.agents) return;
   started.agents = true;
-  openStream(
-    '/api/v1/agents/events?metrics=true',
-    {
-      onEvent(event, data) {
-        if (event === 'snapshot') {
-          for (const a of (data as { agents: Agent[] }).agents) setAgent(a, true);
-        } else if (event === 'agent') {
-          setAgent(data as Agent, false);
-        }
-        notify();
-      },
-      onState(s, error) {
-        state.agentsStream = s;
-        state.agentsError = error;
-        notify();
-      },
+  pubsub().subscribe(INTERNAL_CHANNELS.agents, {
+    onSubscribed(info) {
+      state.agentsStream = 'open';
+      state.agentsError = undefined;
+      notify();
+      if (!needsSnapshot(info)) return;
+      getJson<{ agents: Agent[] }>('/api/v1/agents?metrics=true')
+        .then((snap) => {
+          for (const a of snap.agents) setAgent(a, true);
+          notify();
+        })
+        .catch((e: unknown) => {
+          state.agentsError = errorText(e);
+          notify();
+        });
     },
-    new AbortController().signal,
-  );
+    onPublication(p) {
+      const msg = p.data as { type: string; agent?: Agent };
+      if (msg.type === 'agent' && msg.agent !== undefined) setAgent(msg.agent, false);
+      notify();
+    },
+    onError(e) {
+      state.agentsStream = 'retrying';
+      state.agentsError = e.message;
+      notify();
+    },
+  });
 }
 
 /** The live state, re-rendering the caller on every change of the streams it names. */

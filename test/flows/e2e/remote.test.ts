@@ -19,14 +19,20 @@ function startAgent(t: Cleanup, server: ProcessHandle, hostname: string): Promis
   );
 }
 
-/** Kills the process group a task left behind when its agent was killed with -9 (nothing reaps it). */
-function killGroupIn(file: string): void {
-  if (!existsSync(file)) return;
+/** Whether the process whose pid a task wrote into `file` still runs. */
+function aliveIn(file: string): boolean {
+  if (!existsSync(file)) return false;
   try {
-    process.kill(-Number(readFileSync(file, 'utf8').trim()), 'SIGKILL');
+    process.kill(Number(readFileSync(file, 'utf8').trim()), 0);
+    return true;
   } catch {
-    // gone already
+    return false;
   }
+}
+
+/** Test cleanup only: kills that process if a failed test left it. */
+function killIn(file: string): void {
+  if (aliveIn(file)) process.kill(Number(readFileSync(file, 'utf8').trim()), 'SIGKILL');
 }
 
 describe('remote tasks (runs_on) on a real agent', () => {
@@ -37,7 +43,7 @@ describe('remote tasks (runs_on) on a real agent', () => {
     const base = `http://${apiAddr}`;
     const dir = await tempDir(t);
     const pidFile = join(dir, 'task.pid');
-    t.after(() => killGroupIn(pidFile));
+    t.after(() => killIn(pidFile));
     writeFileSync(join(dir, 'remote.yaml'), `collection: { key: remote }
 tasks:
   hello: { command: "echo on $FLOTILLA_AGENT_HOSTNAME", runs_on: node-b }
@@ -57,8 +63,10 @@ workflow:
     const logsOf = async (task: string): Promise<string> => cli(['flow', 'logs', run.id, task, '--http', apiAddr]).stdout;
     await until('slow to print its first line', async () => ((await logsOf('slow')).includes('try 1 on node-b') ? true : undefined));
     assert.equal(await logsOf('hello'), 'on node-b\n');
+    await until('the task to record its pid', async () => (aliveIn(pidFile) ? true : undefined), 10_000);
     await agent.kill();
-    killGroupIn(pidFile);
+    // The task's watcher sees the agent's pipe close and kills the task's process group: no orphan.
+    await until('the task of the agent killed with -9 to be gone', async () => (aliveIn(pidFile) ? undefined : true), 10_000);
     await agent.restart();
     const done = await until('the run to end', async () => {
       const v = await api<RunView>(base, 'GET', `/api/v1/flows/runs/${run.id}`);
@@ -77,7 +85,7 @@ workflow:
 
     // Cancel of a run whose task runs on the agent: cancel_task kills the task's process group there.
     const pid2 = join(dir, 'cancel.pid');
-    t.after(() => killGroupIn(pid2));
+    t.after(() => killIn(pid2));
     writeFileSync(join(dir, 'cancel.yaml'), `collection: { key: remote-cancel }
 tasks:
   long: { command: "echo $$ > ${pid2}; echo started; sleep 30", runs_on: node-b }
@@ -87,15 +95,7 @@ workflow: []
     const run2 = await api<{ id: string }>(base, 'POST', '/api/v1/flows/remote-cancel/runs');
     await until('long to start', async () => (cli(['flow', 'logs', run2.id, 'long', '--http', apiAddr]).stdout === 'started\n' ? true : undefined));
     await api(base, 'POST', `/api/v1/flows/runs/${run2.id}/cancel`);
-    const groupGone = (): boolean => {
-      try {
-        process.kill(-Number(readFileSync(pid2, 'utf8').trim()), 0);
-        return false;
-      } catch {
-        return true;
-      }
-    };
-    await until('the task process group on the agent to be killed', async () => (groupGone() ? true : undefined), 10_000);
+    await until('the task process group on the agent to be killed', async () => (aliveIn(pid2) ? undefined : true), 10_000);
     const cancelled = await until('the cancelled attempt to be recorded', async () => {
       const v = await api<RunView>(base, 'GET', `/api/v1/flows/runs/${run2.id}`);
       return v.attempts[0]?.outcome === 'shutdown' ? v : undefined;

@@ -106,3 +106,57 @@ test('range queries evaluate every step', async () => {
 test('numbers are written as Prometheus writes them', () => {
   assert.deepEqual([1, 0.1, 1e21, 1.5e-7, -2e22, NaN, Infinity, -Infinity].map(formatFloat), ['1', '0.1', '1000000000000000000000', '0.00000015', '-20000000000000000000000', 'NaN', '+Inf', '-Inf']);
 });
+
+test('subqueries: steps aligned to multiples of the step, offset, default step, range functions over them', async () => {
+  const s = new MemoryStore();
+  // g = t / 1000 at every 10 s from 0 to 600 s.
+  for (let t = 0; t <= 600_000; t += 10_000) s.add({ __name__: 'g', job: 'a' }, t, t / 1000);
+  const e = createPromqlEngine({ querier: s });
+  // At 125 s, [1m:20s] evaluates g at 80, 100, 120 s (the multiples of 20 s in [65 s, 125 s]).
+  const m = await e.instantQuery('g[1m:20s]', 125_000);
+  assert.equal(m.type, 'matrix');
+  if (m.type === 'matrix') {
+    assert.deepEqual(m.series[0]!.timestamps, [80_000, 100_000, 120_000]);
+    assert.deepEqual(m.series[0]!.values, [80, 100, 120]);
+    assert.deepEqual(m.series[0]!.labels, { __name__: 'g', job: 'a' });
+  }
+  assert.deepEqual(byLabels(await e.instantQuery('max_over_time(g[1m:20s] offset 30s)', 125_000)), { [k({ job: 'a' })]: 80 });
+  // No step: 1 m. [5m:] at 600 s: 300, 360, ..., 600 s.
+  assert.deepEqual(byLabels(await e.instantQuery('count_over_time(g[5m:])', 600_000)), { [k({ job: 'a' })]: 6 });
+  // rate over a subquery of a rate, in a range query.
+  const r = await e.rangeQuery('rate(rate(g[1m])[2m:30s])', 300_000, 360_000, 30_000);
+  assert.deepEqual(r[0]!.values, [0, 0, 0]);
+  await assert.rejects(e.rangeQuery('g[5m:1m]', 0, 60_000, 10_000), /invalid expression type "range vector" for range query/);
+});
+
+test('group_left / group_right: one-to-many matching, copied labels, and the errors Prometheus gives', async () => {
+  const s = new MemoryStore();
+  s.add({ __name__: 'req', method: 'get', code: '200' }, 0, 10);
+  s.add({ __name__: 'req', method: 'get', code: '500' }, 0, 2);
+  s.add({ __name__: 'req', method: 'put', code: '200' }, 0, 4);
+  s.add({ __name__: 'total', method: 'get', team: 'web' }, 0, 12);
+  s.add({ __name__: 'total', method: 'put', team: 'api' }, 0, 4);
+  const e = createPromqlEngine({ querier: s });
+  assert.deepEqual(byLabels(await e.instantQuery('req / ignoring (code, team) group_left (team) total', 0)), {
+    [k({ method: 'get', code: '200', team: 'web' })]: 10 / 12,
+    [k({ method: 'get', code: '500', team: 'web' })]: 2 / 12,
+    [k({ method: 'put', code: '200', team: 'api' })]: 1,
+  });
+  // group_right: the right side is the "many" side; operands keep their sides.
+  assert.deepEqual(byLabels(await e.instantQuery('total - on (method) group_right req', 0)), {
+    [k({ method: 'get', code: '200' })]: 2,
+    [k({ method: 'get', code: '500' })]: 10,
+    [k({ method: 'put', code: '200' })]: 0,
+  });
+  // A comparison keeps the "many" side's name.
+  assert.deepEqual(byLabels(await e.instantQuery('req > on (method) group_left total / 3', 0)), {
+    [k({ __name__: 'req', method: 'get', code: '200' })]: 10,
+    [k({ __name__: 'req', method: 'put', code: '200' })]: 4,
+  });
+  await assert.rejects(e.instantQuery('total / on (method) group_left req', 0), /found duplicate series for the match group \{method="get"\} on the right hand-side/);
+  await assert.rejects(e.instantQuery('req / on (method) group_right total', 0), /on the left hand-side/);
+  await assert.rejects(e.instantQuery('req / on (method) total', 0), /many-to-one matching must be explicit/);
+  // Two "many" elements that end up with the same labels.
+  await assert.rejects(e.instantQuery('sum by (code) (req) * on () group_left total', 0), /found duplicate series/);
+  await assert.rejects(e.instantQuery('req * on (method) group_left (code) max by (method) (total)', 0), /multiple matches for labels: grouping labels must ensure unique matches/);
+});

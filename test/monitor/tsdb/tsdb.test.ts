@@ -120,17 +120,21 @@ describe('time-series store', () => {
     const raw = await db.select([{ name: '__name__', type: '=', value: 'c' }], T0, T0 + 4 * HOUR);
     assert.equal(raw[0]!.values.length, 1260);
     assert.deepEqual(raw[0]!.values.slice(0, 3), [0, 1, 2]);
-    // 1 m rollups: one point per minute, stamped at its last sample, 'last' by default.
+    // 1 m rollups: one point per minute (windows closed on the right: (T0, T0 + 1m] ...), stamped at its
+    // last sample, 'last' by default.
     const m1 = await db.select([{ name: '__name__', type: '=', value: 'c' }], T0, T0 + 4 * HOUR, { stepMs: 60_000 });
     assert.equal(m1[0]!.resolutionMs, 60_000);
-    assert.equal(m1[0]!.values.length, 210);
-    assert.deepEqual([m1[0]!.timestamps[0], m1[0]!.values[0]], [T0 + 50_000, 5]);
+    assert.equal(m1[0]!.values.length, 211);
+    assert.deepEqual([m1[0]!.timestamps[0], m1[0]!.values[0]], [T0, 0]);
+    assert.deepEqual([m1[0]!.timestamps[1], m1[0]!.values[1]], [T0 + 60_000, 6]);
     const h1 = await db.select([{ name: '__name__', type: '=', value: 'g' }], T0, T0 + 4 * HOUR, { stepMs: HOUR, aggregate: 'max' });
-    assert.deepEqual(h1[0]!.values, [6, 6, 6, 6]);
+    assert.deepEqual(h1[0]!.values, [0, 6, 6, 6, 6]);
+    // The window (T0 + 1h, T0 + 2h] has its last sample in the next block: its two rows are joined.
     const cnt = await db.select([{ name: '__name__', type: '=', value: 'g' }], T0, T0 + 4 * HOUR, { stepMs: 2 * HOUR, aggregate: 'count' });
-    assert.deepEqual(cnt[0]!.values, [360, 360, 360, 180]);
-    const avg = await db.select([{ name: '__name__', type: '=', value: 'c' }], T0, T0 + HOUR - 1, { stepMs: HOUR, aggregate: 'avg' });
-    assert.deepEqual(avg[0]!.values, [179.5]);
+    assert.deepEqual(cnt[0]!.values, [1, 360, 360, 360, 179]);
+    assert.deepEqual(cnt[0]!.timestamps.slice(0, 3), [T0, T0 + HOUR, T0 + 2 * HOUR]);
+    const avg = await db.select([{ name: '__name__', type: '=', value: 'c' }], T0, T0 + HOUR, { stepMs: HOUR, aggregate: 'avg' });
+    assert.deepEqual(avg[0]!.values, [0, 180.5]);
     await db.stop();
 
     const again = await open(t, dir);

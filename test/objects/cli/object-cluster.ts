@@ -15,7 +15,8 @@ export interface ObjectCluster {
   xfer: string[];
 }
 
-export async function startObjectCluster(owner: Cleanup, opts: { xfer?: boolean } = {}): Promise<ObjectCluster> {
+/** `nodeArgs`: extra flags for every node (a list), or per node (a function of its index and name). */
+export async function startObjectCluster(owner: Cleanup, opts: { xfer?: boolean; nodeArgs?: string[] | ((i: number, name: string) => string[]) } = {}): Promise<ObjectCluster> {
   const server = await startFlotilla(
     ({ port, dataDir }) => ['server', '--expect-nodes', '3', '--listen', `127.0.0.1:${port('grpc')}`, '--http', `127.0.0.1:${port('http')}`, '--coord-listen', `127.0.0.1:${port('coord')}`, '--data-dir', dataDir],
     {
@@ -38,7 +39,8 @@ export async function startObjectCluster(owner: Cleanup, opts: { xfer?: boolean 
       x = `127.0.0.1:${await freePort()}`;
       xfer.push(x);
     }
-    nodes.push(await startNode(owner, name, [...common, '--zone', `z${i + 1}`, '--xfer', x]));
+    const extra = typeof opts.nodeArgs === 'function' ? opts.nodeArgs(i, name) : (opts.nodeArgs ?? []);
+    nodes.push(await startNode(owner, name, [...common, '--zone', `z${i + 1}`, '--xfer', x, ...extra]));
   }
   await eventually(
     'every node holds the object rings',

@@ -14,6 +14,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListBucketsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -89,6 +90,18 @@ describe('S3 API on a flotilla cluster (server + 3 nodes)', () => {
     await a.send(new DeleteObjectCommand({ Bucket: 'fleet', Key: 'copy.bin' }));
     await assert.rejects(c.send(new HeadObjectCommand({ Bucket: 'fleet', Key: 'copy.bin' })), (e: unknown) => e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404);
     await assert.rejects(client(1, 'wrong').send(new ListObjectsV2Command({ Bucket: 'fleet' })), (e: unknown) => e instanceof S3ServiceException && e.name === 'SignatureDoesNotMatch');
+  });
+
+  it('CreateBucket refuses the names of the node\'s own routes with InvalidBucketName', async () => {
+    const a = client(0);
+    for (const name of ['api', 'internal', 'healthz', 'readyz', 'metrics']) {
+      await assert.rejects(a.send(new CreateBucketCommand({ Bucket: name })), (e: unknown) => e instanceof S3ServiceException && e.name === 'InvalidBucketName' && e.$metadata.httpStatusCode === 400 && /reserved/.test(e.message), name);
+    }
+    const r = await fetch(`http://127.0.0.1:${nodes[1]!.port('http')}/api/v1/objects/buckets/metrics`, { method: 'PUT' });
+    assert.equal(r.status, 400);
+    assert.match(await r.text(), /reserved/);
+    const names = (await a.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name) ?? [];
+    assert.ok(!names.some((n) => ['api', 'internal', 'healthz', 'readyz', 'metrics'].includes(n!)), names.join());
   });
 
   it('rclone against another node sees and round-trips the same objects', async () => {

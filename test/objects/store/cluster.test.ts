@@ -106,8 +106,23 @@ describe('object store on three nodes (dir, dir, s3rver)', () => {
 
   it('kill -9 of one node: every object readable from the others, puts succeed; after restart its replicas are restored', async () => {
     const victim = nodes[1]!;
+    // A one-copy bucket: about a third of its keys live only on node-b.
+    assert.equal((await fetch(`${api(nodes[0]!)}/buckets/solo?policy=single`, { method: 'PUT' })).status, 201);
+    const solo = Array.from({ length: 30 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    for (const k of solo) assert.equal((await put(nodes[2]!, 'solo', k, Buffer.from(k))).status, 200);
+    const listKeys = async (n: ProcessHandle, bucket: string): Promise<{ status: number; keys: string[]; text: string }> => {
+      const r = await fetch(`${api(n)}/buckets/${bucket}/objects?limit=1000`);
+      const text = await r.text();
+      return { status: r.status, text, keys: r.status === 200 ? (JSON.parse(text) as { objects: { key: string }[] }).objects.map((o) => o.key) : [] };
+    };
+    assert.deepEqual((await listKeys(nodes[0]!, 'solo')).keys, solo);
     await victim.kill();
     await eventually('node-b seen down', async () => (await stat2(nodes[0]!, 'photos', 'dir0/obj-00')).placement.replicas.some((r) => r.node === 'node-b' && r.state === 'node down'), 20_000);
+    // Listing never silently drops keys: the one-copy bucket cannot be listed completely without node-b.
+    const partial = await listKeys(nodes[0]!, 'solo');
+    assert.equal(partial.status, 503, partial.text);
+    assert.match(partial.text, /cannot list bucket solo completely: node-b did not answer/);
+    assert.equal((await listKeys(nodes[2]!, 'photos')).keys.length, objects.size, 'three copies: the listing is complete without node-b');
     for (const [key, body] of objects) for (const n of [nodes[0]!, nodes[2]!]) assert.ok((await get(n, 'photos', key) as Buffer).equals(body), `${key} from ${n.nodeName}`);
     for (let i = 0; i < 5; i++) {
       const key = `during/${i}`;
@@ -128,6 +143,7 @@ describe('object store on three nodes (dir, dir, s3rver)', () => {
       },
       60_000,
     );
+    await eventually('the one-copy bucket lists completely again', async () => (await listKeys(nodes[0]!, 'solo')).keys.join() === solo.join(), 30_000);
   });
 
   it('a corrupted replica on disk: GET still returns the right bytes and the replica is repaired', async () => {

@@ -2,10 +2,11 @@
  * XFER-1/2 with the real curl, the commands byte for byte, against a node of a three-node cluster:
  *   curl -X POST -F 'file=@<filename>' HOST:5001/upload
  *   curl -X POST -F 'name=<filename>' HOST:5001/download > <filename>
- * (each node on a free port instead of 5001). The issue asks for a 1 GiB file; 100 MiB keeps the suite
- * short and still shows streaming: the access node's RSS, sampled from /proc while the bytes flow, stays
- * under 200 MiB. Also: three replicas (XFER-3), a download through another node, a truncated upload,
- * and bad input.
+ * (each node on a free port instead of 5001). The suite uses a 100 MiB file, which already shows streaming:
+ * the access node's RSS, sampled from /proc while the bytes flow, stays under 200 MiB. The acceptance's
+ * 1 GiB file: FLOTILLA_XFER_TEST_MIB=1024 (several minutes on the shared 2-core machine, so not in the
+ * suite; see docs/objects.md for the measured run). Also: three replicas (XFER-3), a download through
+ * another node, a truncated upload, and bad input.
  */
 import assert from 'node:assert/strict';
 import { exec } from 'node:child_process';
@@ -22,7 +23,7 @@ import { startObjectCluster, type ObjectCluster } from '../cli/object-cluster.js
 
 const sh = promisify(exec);
 const MiB = 1024 * 1024;
-const SIZE_MIB = 100;
+const SIZE_MIB = Number(process.env.FLOTILLA_XFER_TEST_MIB ?? 100);
 const RSS_LIMIT_MIB = 200;
 
 async function sha256File(path: string): Promise<string> {

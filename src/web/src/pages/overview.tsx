@@ -1,4 +1,7 @@
-/** Overview: nodes by status, agents alive/dead, coordination health, ring versions, recent events. */
+/**
+ * Overview: nodes by status, agents alive/dead, keys, objects and bytes, workflow runs by state, coordination
+ * health, ring versions, recent events (node and agent changes, task failures).
+ */
 import { useEffect, useState } from 'preact/hooks';
 import { getJson } from '../api.js';
 import { formatAgo, formatTime } from '../format.js';
@@ -6,6 +9,7 @@ import { useLive } from '../live.js';
 import { Link } from '../router.js';
 import type { ReadyJson, RingsJson } from '../types.js';
 import { StreamNote } from '../components/stream-note.js';
+import { Count, OverviewCountCards, useOverviewCounts } from '../components/overview-counts.js';
 
 /** Slow data (readiness, rings) is re-read this often: it changes rarely and has no event stream yet. */
 const REFRESH_MS = 10_000;
@@ -32,15 +36,6 @@ function usePolled<T>(path: string): { data?: T; error?: string } {
   return state;
 }
 
-function Count(props: { label: string; value: number | string; tone?: string; testid?: string }) {
-  return (
-    <div class={`count ${props.tone ?? ''}`} data-testid={props.testid}>
-      <span class="count-value">{props.value}</span>
-      <span class="count-label">{props.label}</span>
-    </div>
-  );
-}
-
 export function OverviewPage() {
   const live = useLive({ members: true, agents: true });
   const ready = usePolled<ReadyJson>('/readyz');
@@ -50,11 +45,14 @@ export function OverviewPage() {
   const agents = [...live.agents.values()];
   const alive = agents.filter((a) => a.alive).length;
   const coordOk = ready.data?.checks.coordination?.ok;
+  const data = useOverviewCounts();
+  const feed = [...live.feed, ...data.failures].sort((a, b) => b.at.localeCompare(a.at)).slice(0, 30);
 
   return (
     <div class="page">
       <h1>Overview</h1>
       <StreamNote state={live.membersStream} error={live.membersError} what="membership" />
+      <StreamNote state={data.stream} error={data.streamError} what="workflow events" />
       <div class="grid">
         <section class="card">
           <h2>
@@ -75,6 +73,7 @@ export function OverviewPage() {
             <Count label="dead" value={agents.length - alive} tone={agents.length - alive > 0 ? 'bad' : ''} />
           </div>
         </section>
+        <OverviewCountCards {...(data.counts !== undefined ? { counts: data.counts } : {})} {...(data.error !== undefined ? { error: data.error } : {})} />
         <section class="card">
           <h2>Coordination</h2>
           <p>
@@ -106,12 +105,12 @@ export function OverviewPage() {
       </div>
       <section class="card">
         <h2>Recent events</h2>
-        {live.feed.length === 0 ? (
+        {feed.length === 0 ? (
           <p class="muted">Nothing has happened since the server started.</p>
         ) : (
           <ul class="feed" data-testid="feed">
-            {live.feed.slice(0, 30).map((e) => (
-              <li key={`${e.at}|${e.text}`} class={e.tone}>
+            {feed.map((e) => (
+              <li key={`${e.at}|${e.text}`} class={e.tone} data-kind={e.kind}>
                 <time dateTime={e.at} title={formatAgo(e.at)}>
                   {formatTime(e.at)}
                 </time>{' '}
