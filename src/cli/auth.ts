@@ -4,45 +4,19 @@
  * or ./.flotilla/server/admin-token). See docs/security.md.
  */
 import type { Command } from 'commander';
-import { Code, FlotillaError, type ProblemDetails } from '../core/errors.js';
+import { Code, FlotillaError } from '../core/errors.js';
 import { parseTtl, ROLES, SCOPES, type TokenInfo } from '../auth/index.js';
 import { action } from './run.js';
+import { callServerApi } from './server-api.js';
 
 interface ClientOpts {
   http?: string;
   json?: boolean;
 }
 
-function apiBase(given: string | undefined): string {
-  const text = (given ?? process.env.FLOTILLA_HTTP ?? '127.0.0.1:8080').trim().replace(/^0\.0\.0\.0:/, '127.0.0.1:');
-  if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(text)) throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid --http ${JSON.stringify(text)}: expected HOST:PORT`);
-  return `http://${text}`;
-}
-
-async function call<T>(opts: ClientOpts, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const base = apiBase(opts.http);
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (err) {
-    throw new FlotillaError(Code.UNAVAILABLE, `cannot reach the server at ${base}: ${(err as Error).message}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let problem: Partial<ProblemDetails> = {};
-    try {
-      problem = JSON.parse(text) as Partial<ProblemDetails>;
-    } catch {
-      // Not problem+json.
-    }
-    const code = problem.code !== undefined && problem.code in Code ? problem.code : res.status === 401 ? Code.UNAUTHENTICATED : res.status === 403 ? Code.PERMISSION_DENIED : Code.INTERNAL;
-    throw new FlotillaError(code, problem.detail ?? `HTTP ${res.status} from ${base}${path}`);
-  }
-  return JSON.parse(text) as T;
+/** A JSON call to the server's HTTP API (server-api.ts). */
+function call<T>(opts: ClientOpts, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  return callServerApi<T>(opts.http, method, path, body);
 }
 
 function status(t: TokenInfo, nowMs: number): string {

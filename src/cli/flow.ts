@@ -4,39 +4,17 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { Code, FlotillaError, type ProblemDetails } from '../core/errors.js';
+import { Code, FlotillaError } from '../core/errors.js';
 import { ExitCode } from '../core/lifecycle.js';
 import { formatProblems, loadFlowSpecFile } from '../flows/index.js';
 import { action } from './run.js';
+import { callServerApi } from './server-api.js';
 
 interface ClientOpts { http?: string; json?: boolean }
 
-function apiBase(given: string | undefined): string {
-  const text = (given ?? process.env.FLOTILLA_HTTP ?? '127.0.0.1:8080').trim();
-  if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(text)) throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid --http ${JSON.stringify(text)}: expected HOST:PORT`);
-  return `http://${text}`;
-}
-
-async function call<T>(opts: ClientOpts, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const base = apiBase(opts.http);
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}) });
-  } catch (err) {
-    throw new FlotillaError(Code.UNAVAILABLE, `cannot reach the server at ${base}: ${(err as Error).message}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let problem: Partial<ProblemDetails> = {};
-    try {
-      problem = JSON.parse(text) as Partial<ProblemDetails>;
-    } catch {
-      // Not problem+json.
-    }
-    const code = (problem.code ?? (res.status === 404 ? Code.NOT_FOUND : Code.INTERNAL));
-    throw new FlotillaError(code in Code ? code : Code.INTERNAL, problem.detail ?? `HTTP ${res.status}`);
-  }
-  return JSON.parse(text) as T;
+/** A JSON call to the server's HTTP API (server-api.ts). */
+function call<T>(opts: ClientOpts, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  return callServerApi<T>(opts.http, method, path, body);
 }
 
 interface RunView {

@@ -8,42 +8,16 @@ import { parseDuration } from '../core/duration.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import { createPubsubClient, isPublicChannel, type ClientPublication, type WebSocketConstructor } from '../pubsub/index.js';
 import { action } from './run.js';
+import { callServerApi, serverApiBase } from './server-api.js';
 
 interface HttpOpts {
   http?: string;
   json?: boolean;
 }
 
-function baseUrl(opts: HttpOpts): string {
-  const hp = opts.http ?? process.env.FLOTILLA_HTTP ?? '127.0.0.1:8080';
-  return hp.startsWith('http://') || hp.startsWith('https://') ? hp.replace(/\/$/, '') : `http://${hp.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
-}
-
-async function call<T>(opts: HttpOpts, method: string, path: string, body?: unknown): Promise<T> {
-  const url = baseUrl(opts) + path;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    throw new FlotillaError(Code.UNAVAILABLE, `cannot reach the server at ${baseUrl(opts)}: ${(err as Error).message}`, { cause: err });
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? {} : JSON.parse(text);
-  } catch {
-    throw new FlotillaError(Code.INTERNAL, `unexpected answer from ${url} (HTTP ${res.status})`);
-  }
-  if (!res.ok) {
-    const p = parsed as { code?: string; detail?: string };
-    const code = p.code !== undefined && p.code in Code ? (p.code as Code) : Code.INTERNAL;
-    throw new FlotillaError(code, p.detail ?? `HTTP ${res.status}`);
-  }
-  return parsed as T;
+/** A JSON call to the server's HTTP API (server-api.ts). */
+function call<T>(opts: HttpOpts, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  return callServerApi<T>(opts.http, method, path, body);
 }
 
 function parseData(text: string, raw: boolean): unknown {
@@ -115,7 +89,7 @@ export function registerPub(program: Command): void {
         if (opts.since !== undefined && !/^\d+$/.test(opts.since)) throw new FlotillaError(Code.INVALID_ARGUMENT, '--since must be an offset (a non-negative integer)');
         const require = createRequire(import.meta.url);
         const { WebSocket } = require('ws') as { WebSocket: WebSocketConstructor };
-        const wsUrl = baseUrl(opts).replace(/^http/, 'ws') + '/ws';
+        const wsUrl = serverApiBase(opts.http).replace(/^http/, 'ws') + '/ws';
         let received = 0;
         await new Promise<void>((resolve, reject) => {
           const client = createPubsubClient({
