@@ -36,6 +36,14 @@ function TokenForm() {
     window.addEventListener(UNAUTHENTICATED_EVENT, onRefused);
     return () => window.removeEventListener(UNAUTHENTICATED_EVENT, onRefused);
   }, []);
+  // OpenID Connect login, when the server has it (/auth/oidc answers JSON; otherwise it is the app's page).
+  const [oidc, setOidc] = useState('');
+  useEffect(() => {
+    fetch('/auth/oidc')
+      .then(async (r) => (r.ok && (r.headers.get('content-type') ?? '').includes('json') ? ((await r.json()) as { enabled?: boolean; loginUrl?: string }) : {}))
+      .then((j) => setOidc(j.enabled === true && typeof j.loginUrl === 'string' ? j.loginUrl : ''))
+      .catch(() => setOidc(''));
+  }, []);
   return (
     <div class="token">
       <button type="button" class="ghost" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="token-toggle">
@@ -52,6 +60,13 @@ function TokenForm() {
             location.reload();
           }}
         >
+          {oidc !== '' && (
+            <p>
+              <a class="button" href={`${oidc}?return=${encodeURIComponent(location.pathname + location.search)}`} data-testid="oidc-login">
+                Sign in with your organization
+              </a>
+            </p>
+          )}
           <label>
             API token
             <input type="password" autocomplete="off" value={value} onInput={(e) => setValue(e.currentTarget.value)} placeholder="paste the token" />
