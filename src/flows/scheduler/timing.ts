@@ -31,7 +31,11 @@ export function cronTicks(expr: string, afterMs: number, untilMs: number, limit:
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-/** A timer that fires at an absolute time, however far (setTimeout alone overflows past ~24.8 days). */
+/**
+ * A timer that fires at an absolute time, never before it by `now()`, however far (setTimeout alone
+ * overflows past ~24.8 days; it runs on a monotonic clock and may fire a millisecond before the wall
+ * clock reaches the time, so each wake-up checks and re-arms).
+ */
 export function timerAt(atMs: number, now: () => number, fn: () => void): { cancel(): void } {
   let handle: NodeJS.Timeout | undefined;
   const arm = (): void => {
@@ -40,7 +44,7 @@ export function timerAt(atMs: number, now: () => number, fn: () => void): { canc
       handle = setTimeout(fn, 0);
       return;
     }
-    handle = setTimeout(wait > MAX_TIMEOUT_MS ? arm : fn, Math.min(wait, MAX_TIMEOUT_MS));
+    handle = setTimeout(arm, Math.min(wait, MAX_TIMEOUT_MS));
   };
   arm();
   return { cancel: () => clearTimeout(handle) };
