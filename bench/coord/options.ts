@@ -1,5 +1,6 @@
 /** Command-line flags of `npm run bench -- coord` and the two profiles (quick and full). */
-import { Code, FlotillaError } from '../../src/core/errors.js';
+import type { FlotillaError } from '../../src/core/errors.js';
+import { parsePositiveIntFlag, usageError } from '../flags.js';
 
 export const USAGE = `usage: npm run bench -- coord [--quick] [--clients 1,16,64] [--rounds N] [--build]
 
@@ -68,16 +69,8 @@ const FULL: Profile = {
   watchDrainMs: 10_000,
 };
 
-function bad(message: string): FlotillaError {
-  return new FlotillaError(Code.INVALID_ARGUMENT, `${message}\n${USAGE}`);
-}
-
-function parsePositiveInt(flag: string, text: string | undefined, max: number): number {
-  if (text === undefined || !/^\d+$/.test(text)) throw bad(`${flag} needs a whole number, got ${text === undefined ? 'nothing' : `'${text}'`}`);
-  const n = Number(text);
-  if (n < 1 || n > max) throw bad(`${flag} must be between 1 and ${max}, got ${n}`);
-  return n;
-}
+const bad = (message: string): FlotillaError => usageError(message, USAGE);
+const parsePositiveInt = (flag: string, text: string | undefined, max: number): number => parsePositiveIntFlag(flag, text, max, USAGE);
 
 export function parseCoordBenchArgs(args: readonly string[]): CoordBenchOptions {
   let quick = false;

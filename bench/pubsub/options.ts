@@ -1,6 +1,7 @@
 /** Command-line flags of `npm run bench -- pubsub` and its two profiles (quick and full). */
 import { resolve } from 'node:path';
-import { Code, FlotillaError } from '../../src/core/errors.js';
+import type { FlotillaError } from '../../src/core/errors.js';
+import { parsePositiveIntFlag, usageError } from '../flags.js';
 
 export const USAGE = `usage: npm run bench -- pubsub [--quick] [--subscribers N] [--messages N] [--procs N] [--rounds N] [--acks] [--profile DIR] [--build]
 
@@ -77,16 +78,8 @@ const FULL: Profile = {
   acks: false,
 };
 
-function bad(message: string): FlotillaError {
-  return new FlotillaError(Code.INVALID_ARGUMENT, `${message}\n${USAGE}`);
-}
-
-function parsePositiveInt(flag: string, text: string | undefined, max: number): number {
-  if (text === undefined || !/^\d+$/.test(text)) throw bad(`${flag} needs a whole number, got ${text === undefined ? 'nothing' : `'${text}'`}`);
-  const n = Number(text);
-  if (n < 1 || n > max) throw bad(`${flag} must be between 1 and ${max}, got ${n}`);
-  return n;
-}
+const bad = (message: string): FlotillaError => usageError(message, USAGE);
+const parsePositiveInt = (flag: string, text: string | undefined, max: number): number => parsePositiveIntFlag(flag, text, max, USAGE);
 
 export function parsePubsubBenchArgs(args: readonly string[]): PubsubBenchOptions {
   let quick = false;
