@@ -1,25 +1,38 @@
 /** The `flotilla` command: one program, a file per command group. */
 import { Command, CommanderError } from 'commander';
 import { version } from '../core/version.js';
-import { registerAgent } from './agent.js';
-import { registerAuth } from './auth.js';
 import { addTokenOptions } from './credentials.js';
-import { registerCerts } from './certs.js';
-import { registerCmd } from './cmd.js';
-import { registerCoord } from './coord.js';
-import { registerFlow } from './flow.js';
-import { registerHealth } from './health.js';
-import { registerKv } from './kv.js';
-import { registerNode } from './node.js';
-import { registerObj } from './obj.js';
-import { registerPub } from './pub.js';
-import { registerRing } from './ring.js';
 import { fail } from './run.js';
-import { registerServer } from './server.js';
-import { registerStatus } from './status.js';
-import { registerUp } from './up.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every command group, in the order help lists them, each loaded only when used: a command imports just
+ * its own group (`flotilla kv get` does not load the server), which keeps every invocation quick.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  up: async () => (await import('./up.js')).registerUp,
+  server: async () => (await import('./server.js')).registerServer,
+  coord: async () => (await import('./coord.js')).registerCoord,
+  cmd: async () => (await import('./cmd.js')).registerCmd,
+  node: async () => (await import('./node.js')).registerNode,
+  agent: async () => (await import('./agent.js')).registerAgent,
+  status: async () => (await import('./status.js')).registerStatus,
+  health: async () => (await import('./health.js')).registerHealth,
+  kv: async () => (await import('./kv.js')).registerKv,
+  ring: async () => (await import('./ring.js')).registerRing,
+  flow: async () => (await import('./flow.js')).registerFlow,
+  pub: async () => (await import('./pub.js')).registerPub,
+  obj: async () => (await import('./obj.js')).registerObj,
+  certs: async () => (await import('./certs.js')).registerCerts,
+  auth: async () => (await import('./auth.js')).registerAuth,
+};
+
+/**
+ * The program with every command group, or with only `only` when it names one (what main does for a
+ * command line that starts with a command; help and unknown commands get every group).
+ */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('flotilla')
     .description(
       'Run a fleet of machines: monitoring, a replicated key-value store, a multi-cloud object store,\n' +
@@ -28,29 +41,17 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerUp(program);
-  registerServer(program);
-  registerCoord(program);
-  registerCmd(program);
-  registerNode(program);
-  registerAgent(program);
-  registerStatus(program);
-  registerHealth(program);
-  registerKv(program);
-  registerRing(program);
-  registerFlow(program);
-  registerPub(program);
-  registerObj(program);
-  registerCerts(program);
-  registerAuth(program);
+  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
+  const registers = await Promise.all(names.map((name) => COMMANDS[name]!()));
+  for (const register of registers) register(program);
   // Last: every client command registered above gets --token / --token-file.
   addTokenOptions(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv[2]);
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -340,7 +340,7 @@ describe('deploy scripts', () => {
 
   it('use only options the shipped flotilla command has', async () => {
     const { buildProgram } = await import('../../src/cli/main.js');
-    const program = buildProgram();
+    const program = await buildProgram();
     const cases: [string, string, string][] = [
       [join(work, 'server'), 'etc/systemd/system/flotilla-server.service', ''],
       [join(work, 'agent'), 'etc/systemd/system/flotilla-agent@.service', 'node-a'],
