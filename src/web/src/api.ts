@@ -1,6 +1,7 @@
 /**
- * The dashboard's door to the server's HTTP API: JSON requests and server-sent event streams, both
- * carrying the API token (sessionStorage) as a Bearer header. Event streams are read with fetch (an
+ * The dashboard's door to the server's HTTP API: JSON requests of any method and server-sent event streams,
+ * all carrying the API token (sessionStorage) as a Bearer header, and errors as ApiError with the problem's
+ * detail. Event streams are read with fetch (an
  * EventSource cannot send headers) and reconnect with backoff after the server goes away.
  */
 const TOKEN_KEY = 'flotilla.token';
@@ -14,7 +15,8 @@ export function setToken(token: string): void {
   else sessionStorage.setItem(TOKEN_KEY, token);
 }
 
-function headers(extra: Record<string, string> = {}): Record<string, string> {
+/** `extra` plus the API token as a Bearer authorization header, when there is one. */
+export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {
   const token = getToken();
   return token === '' ? extra : { ...extra, authorization: `Bearer ${token}` };
 }
@@ -33,27 +35,56 @@ export class ApiError extends Error {
   }
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
-  let message = `${res.status} ${res.statusText}`;
+/** What an error answer says: the problem's detail (or a short plain-text body), else the status line. */
+export function problemMessage(status: number, statusText: string, text: string): string {
   try {
-    const body = (await res.json()) as { detail?: string; title?: string };
-    message = body.detail ?? body.title ?? message;
+    const body = JSON.parse(text) as { detail?: string; error?: string; title?: string };
+    return body.detail ?? body.error ?? body.title ?? `${status} ${statusText}`;
   } catch {
-    // Not JSON.
+    return text.trim() !== '' && text.length < 300 ? text.trim() : `${status} ${statusText}`;
   }
-  return new ApiError(message, res.status);
 }
 
-export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { headers: headers({ accept: 'application/json' }), ...(signal ? { signal } : {}) });
-  if (!res.ok) throw await errorOf(res);
-  return (await res.json()) as T;
+/** The message of anything thrown, for a note on the page. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
-export async function postJson<T>(path: string, body: unknown): Promise<T> {
-  const res = await fetch(path, { method: 'POST', headers: headers({ 'content-type': 'application/json', accept: 'application/json' }), body: JSON.stringify(body) });
-  if (!res.ok) throw await errorOf(res);
-  return (await res.json()) as T;
+export interface RequestOptions {
+  /** A value sent as a JSON body. */
+  json?: unknown;
+  /** A raw body (a file, bytes, text) with its content type. */
+  body?: BodyInit;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/** `method path` with the token; the JSON answer (undefined for an empty one), or an ApiError. */
+export async function requestJson<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const contentType = options.json !== undefined ? 'application/json' : options.contentType;
+  const body = options.json !== undefined ? JSON.stringify(options.json) : options.body;
+  const res = await fetch(path, {
+    method,
+    headers: authHeaders({ accept: 'application/json', ...(contentType !== undefined ? { 'content-type': contentType } : {}) }),
+    ...(body !== undefined ? { body } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new ApiError(problemMessage(res.status, res.statusText, text), res.status);
+  return (text === '' ? undefined : JSON.parse(text)) as T;
+}
+
+export function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return requestJson<T>('GET', path, signal !== undefined ? { signal } : {});
+}
+
+export function postJson<T>(path: string, body: unknown): Promise<T> {
+  return requestJson<T>('POST', path, { json: body });
+}
+
+/** A JSON request with any method and an optional JSON body. */
+export function sendJson<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  return requestJson<T>(method, path, body !== undefined ? { json: body } : {});
 }
 
 export type StreamState = 'connecting' | 'open' | 'retrying';
@@ -71,8 +102,8 @@ export function openStream(path: string, handlers: StreamHandlers, signal: Abort
       handlers.onState?.('connecting');
       let error = 'the stream ended';
       try {
-        const res = await fetch(path, { headers: headers({ accept: 'text/event-stream' }), signal });
-        if (!res.ok || res.body === null) throw await errorOf(res);
+        const res = await fetch(path, { headers: authHeaders({ accept: 'text/event-stream' }), signal });
+        if (!res.ok || res.body === null) throw new ApiError(problemMessage(res.status, res.statusText, await res.text()), res.status);
         handlers.onState?.('open');
         delayMs = 1000;
         await readEvents(res.body, handlers, signal);

@@ -1,6 +1,5 @@
 /** The workflow API's shapes (src/flows/http-routes.ts, src/flows/store/flow-store.ts) and their calls. */
-import { getJson } from './api.js';
-import { sendJson } from './send.js';
+import { getJson, sendJson } from './api.js';
 
 export interface FlowRow {
   key: string;

@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { flowsApi, stateTone, type AttemptRow, type LogRow } from '../flows-api.js';
-import { errorText } from '../send.js';
+import { errorText } from '../api.js';
 
 const TAIL_MS = 3000;
 const MAX_LINES = 5000;

@@ -1,6 +1,6 @@
 /** The primary replicas of one key on the kv ring, each read directly: its state and version, the newest marked current. */
-import { useEffect, useState } from 'preact/hooks';
-import { errorText, requestJson } from './obj-http.js';
+import { requestJson } from '../api.js';
+import { useLoad } from '../use-load.js';
 
 interface ReplicasJson {
   key: string;
@@ -16,22 +16,10 @@ function tone(r: ReplicasJson['replicas'][number]): string {
 }
 
 export function KvReplicas(props: { keyName: string; reload: number }) {
-  const [data, setData] = useState<ReplicasJson | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  const [n, setN] = useState(0);
-  useEffect(() => {
-    if (props.keyName === '') return undefined;
-    const ctl = new AbortController();
-    requestJson<ReplicasJson>('GET', `/api/v1/kv/replicas/${encodeURIComponent(props.keyName)}`, undefined, undefined, ctl.signal)
-      .then((d) => {
-        setData(d);
-        setError(undefined);
-      })
-      .catch((err: unknown) => {
-        if (!ctl.signal.aborted) setError(errorText(err));
-      });
-    return () => ctl.abort();
-  }, [props.keyName, props.reload, n]);
+  const { data, error, reload } = useLoad(
+    props.keyName === '' ? undefined : (signal) => requestJson<ReplicasJson>('GET', `/api/v1/kv/replicas/${encodeURIComponent(props.keyName)}`, { signal }),
+    [props.keyName, props.reload],
+  );
 
   return (
     <section class="card" data-testid="kv-replicas-card">
@@ -45,7 +33,7 @@ export function KvReplicas(props: { keyName: string; reload: number }) {
               <code>{props.keyName}</code>
               {data !== undefined && data.key === props.keyName && ` · partition ${data.partition} of ring kv v${data.ringVersion}`}
             </span>
-            <button type="button" class="ghost" data-testid="replicas-refresh" onClick={() => setN(n + 1)}>
+            <button type="button" class="ghost" data-testid="replicas-refresh" onClick={reload}>
               Refresh
             </button>
           </div>

@@ -5,8 +5,7 @@
  * not know are kept as they were.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, getJson } from '../api.js';
-import { errorText, sendJson } from '../send.js';
+import { ApiError, errorText, getJson, sendJson } from '../api.js';
 
 interface StoredConfig {
   host: string;

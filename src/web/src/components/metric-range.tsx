@@ -4,8 +4,7 @@
  * again every 10 s (or every step, when longer) so the window slides.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { getJson } from '../api.js';
-import { errorText } from '../send.js';
+import { errorText, getJson } from '../api.js';
 import { LiveChart } from './live-chart.js';
 import type { SeriesHistory } from '../live.js';
 

@@ -4,7 +4,7 @@
  * /api/v1/publish and shows the answer (id, state, deliver time) or the server's error.
  */
 import { useState } from 'preact/hooks';
-import { errorText, sendJson } from '../send.js';
+import { errorText, sendJson } from '../api.js';
 
 export interface PublishedMessage {
   id: string;

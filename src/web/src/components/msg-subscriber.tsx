@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { createPubsubClient, type ClientPublication, type PubsubClient } from '../../../pubsub/client/index.js';
-import { sendJson } from '../send.js';
+import { sendJson } from '../api.js';
 
 const KEEP = 200;
 type ConnState = 'connecting' | 'connected' | 'disconnected' | 'closed';

@@ -1,7 +1,7 @@
 /** Where an object's replicas are (its partition's primaries and any handoff holding it) and whether each is valid. */
-import { useEffect, useState } from 'preact/hooks';
+import { requestJson } from '../api.js';
 import { formatBytes } from '../format.js';
-import { errorText, requestJson } from './obj-http.js';
+import { useLoad } from '../use-load.js';
 
 export interface ObjectMeta {
   bucket: string;
@@ -29,22 +29,9 @@ function verdict(state: string, version: string | undefined, newest: string | un
 }
 
 export function ObjReplicas(props: { bucket: string; objectKey: string }) {
-  const [data, setData] = useState<StatJson | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  const [n, setN] = useState(0);
-  useEffect(() => {
-    setData(undefined);
-    const ctl = new AbortController();
-    requestJson<StatJson>('GET', `${objectPath(props.bucket, props.objectKey)}?stat=1`, undefined, undefined, ctl.signal)
-      .then((d) => {
-        setData(d);
-        setError(undefined);
-      })
-      .catch((err: unknown) => {
-        if (!ctl.signal.aborted) setError(errorText(err));
-      });
-    return () => ctl.abort();
-  }, [props.bucket, props.objectKey, n]);
+  const { data, error, reload } = useLoad((signal) => requestJson<StatJson>('GET', `${objectPath(props.bucket, props.objectKey)}?stat=1`, { signal }), [props.bucket, props.objectKey], {
+    clearOnChange: true,
+  });
   const newest = data?.placement.replicas.filter((r) => (r.state === 'ok' || r.state === 'tombstone') && r.version !== undefined).map((r) => r.version!).sort().pop();
   return (
     <section class="card" data-testid="obj-replicas">
@@ -52,7 +39,7 @@ export function ObjReplicas(props: { bucket: string; objectKey: string }) {
         <h2>
           Replicas of <code>{props.objectKey}</code>
         </h2>
-        <button type="button" class="ghost" data-testid="replicas-refresh" onClick={() => setN(n + 1)}>
+        <button type="button" class="ghost" data-testid="replicas-refresh" onClick={reload}>
           Refresh
         </button>
       </div>

@@ -1,7 +1,8 @@
 /** Uploads: drop files on the zone or pick them; each is PUT (streamed through the server to a node) with a progress bar. */
 import { useState } from 'preact/hooks';
 import { formatBytes } from '../format.js';
-import { errorText, uploadWithProgress } from './obj-http.js';
+import { errorText } from '../api.js';
+import { uploadWithProgress } from './obj-http.js';
 import { objectPath } from './obj-replicas.js';
 
 interface Item {

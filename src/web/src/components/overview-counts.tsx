@@ -9,6 +9,7 @@ import { getJson, openStream, type StreamState } from '../api.js';
 import { formatBytes } from '../format.js';
 import type { TaskEvent } from '../flows-api.js';
 import { Link } from '../router.js';
+import { useLoad } from '../use-load.js';
 
 export interface OverviewCounts {
   runs: {
@@ -41,35 +42,16 @@ function failureText(flow: string, task: string, runId: string, reason: string):
 }
 
 export function useOverviewCounts(): { counts?: OverviewCounts; error?: string; failures: TaskFailureEvent[]; stream: StreamState; streamError?: string } {
-  const [counts, setCounts] = useState<OverviewCounts>();
-  const [error, setError] = useState<string>();
+  const loaded = useLoad((signal) => getJson<OverviewCounts>('/api/v1/overview/counts', signal), [], { refreshMs: REFRESH_MS, coalesceMs: COALESCE_MS });
+  const counts = loaded.data;
+  const error = loaded.error;
   const [live, setLive] = useState<TaskFailureEvent[]>([]);
   const [stream, setStream] = useState<{ state: StreamState; error?: string }>({ state: 'connecting' });
-  const soon = useRef<() => void>(() => undefined);
+  const soon = useRef(loaded.reloadSoon);
+  soon.current = loaded.reloadSoon;
 
   useEffect(() => {
     const ctl = new AbortController();
-    let pending: ReturnType<typeof setTimeout> | undefined;
-    const load = (): void => {
-      getJson<OverviewCounts>('/api/v1/overview/counts', ctl.signal).then(
-        (c) => {
-          setCounts(c);
-          setError(undefined);
-        },
-        (err: unknown) => {
-          if (!ctl.signal.aborted) setError(err instanceof Error ? err.message : String(err));
-        },
-      );
-    };
-    soon.current = () => {
-      if (pending !== undefined) return;
-      pending = setTimeout(() => {
-        pending = undefined;
-        load();
-      }, COALESCE_MS);
-    };
-    load();
-    const timer = setInterval(load, REFRESH_MS);
     openStream(
       '/api/v1/flows/events',
       {
@@ -89,11 +71,7 @@ export function useOverviewCounts(): { counts?: OverviewCounts; error?: string; 
       },
       ctl.signal,
     );
-    return () => {
-      clearInterval(timer);
-      if (pending !== undefined) clearTimeout(pending);
-      ctl.abort();
-    };
+    return () => ctl.abort();
   }, []);
 
   // The stored failures and the live ones, without duplicates (same text and time).

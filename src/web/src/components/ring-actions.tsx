@@ -4,11 +4,11 @@
  * and shows the server's answer.
  */
 import type { VNode } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { getJson } from '../api.js';
-import { errorText, requestJson } from './obj-http.js';
+import { useState } from 'preact/hooks';
+import { errorText, getJson, requestJson } from '../api.js';
 import { useConfirm } from './obj-confirm.js';
 import type { RingsJson } from '../types.js';
+import { useLoad } from '../use-load.js';
 
 interface RingDetail {
   name: string;
@@ -98,21 +98,13 @@ export function useRingActions(): RingActions {
 /** `reloadKey` changes when any node reports another ring version (from the live membership). */
 export function RingsCard(props: { actions: RingActions; reloadKey: string }) {
   const { actions } = props;
-  const [rings, setRings] = useState<RingDetail[] | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  useEffect(() => {
-    const ctl = new AbortController();
-    getJson<RingsJson>('/api/v1/rings', ctl.signal)
-      .then((s) => Promise.all(s.rings.map((r) => getJson<RingDetail>(`/api/v1/rings/${encodeURIComponent(r.name)}`, ctl.signal))))
-      .then((d) => {
-        setRings(d);
-        setError(undefined);
-      })
-      .catch((err: unknown) => {
-        if (!ctl.signal.aborted) setError(errorText(err));
-      });
-    return () => ctl.abort();
-  }, [actions.version, props.reloadKey]);
+  const { data: rings, error } = useLoad(
+    async (signal) => {
+      const s = await getJson<RingsJson>('/api/v1/rings', signal);
+      return Promise.all(s.rings.map((r) => getJson<RingDetail>(`/api/v1/rings/${encodeURIComponent(r.name)}`, signal)));
+    },
+    [actions.version, props.reloadKey],
+  );
 
   return (
     <section class="card" data-testid="rings">
@@ -124,7 +116,7 @@ export function RingsCard(props: { actions: RingActions; reloadKey: string }) {
           disabled={actions.busy}
           onClick={() =>
             actions.act('Build every standard ring that does not exist yet (kv and one per object storage policy) from the ACTIVE nodes?', 'Build', 'build rings', async () => {
-              const r = await requestJson<{ built: { ring: string; version: number; partitions: number; replicas: number; devices: string[] }[]; skipped: { ring: string; reason: string }[] }>('POST', '/api/v1/rings/build', '{}', 'application/json');
+              const r = await requestJson<{ built: { ring: string; version: number; partitions: number; replicas: number; devices: string[] }[]; skipped: { ring: string; reason: string }[] }>('POST', '/api/v1/rings/build', { json: {} });
               return [
                 ...r.built.map((b) => `built ${b.ring}: version ${b.version}, ${b.partitions} partitions, ${b.replicas} replicas on ${b.devices.join(', ')}`),
                 ...r.skipped.map((s) => `${s.ring}: ${s.reason}`),

@@ -4,13 +4,13 @@
  * actions: trigger a run, pause / resume the flow, cancel or re-run a run, re-run one task.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { openStream, type StreamState } from '../api.js';
-import { flowsApi, stateTone, type FlowDetail, type FlowRow, type RunDetail, type TaskEvent } from '../flows-api.js';
-import { errorText } from '../send.js';
+import { errorText, openStream, type StreamState } from '../api.js';
+import { flowsApi, stateTone, type FlowRow, type TaskEvent } from '../flows-api.js';
 import { formatAgo } from '../format.js';
 import { FlowDag, type DagNodeState } from '../components/flow-dag.js';
 import { FlowTaskPanel } from '../components/flow-task-panel.js';
 import { StreamNote } from '../components/stream-note.js';
+import { useLoad } from '../use-load.js';
 
 /** Task states per run, as the live feed told them (kept for the runs of the flow shown). */
 type RunStates = Map<string, DagNodeState & { timeMs: number }>;
@@ -86,20 +86,20 @@ export function FlowsPage() {
   const [leader, setLeader] = useState<string | null>(null);
   const [listError, setListError] = useState<string | undefined>();
   const [flowKey, setFlowKey] = useState(initial.current.flow);
-  const [detail, setDetail] = useState<FlowDetail | undefined>();
   const [runId, setRunId] = useState(initial.current.run);
   /** True once the user picked a run: the page then stops following the newest one. */
   const pinned = useRef(initial.current.run !== '');
-  const [run, setRun] = useState<RunDetail | undefined>();
   const [task, setTask] = useState('');
   const [stream, setStream] = useState<{ state: StreamState; error?: string | undefined }>({ state: 'connecting' });
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ text: string; bad: boolean } | undefined>();
   const states = useRef(new Map<string, RunStates>());
   const [, setTick] = useState(0);
-  const refresh = useRef({ detail: () => undefined as void, run: () => undefined as void });
 
   const key = flows?.some((f) => f.key === flowKey) === true ? flowKey : (flows?.[0]?.key ?? '');
+  // The chosen flow's tasks, edges and runs.
+  const detailLoad = useLoad(key === '' ? undefined : () => flowsApi.get(key), [key], { clearOnChange: true });
+  const detail = detailLoad.data;
   const shownRun = detail !== undefined && detail.runs.some((r) => r.id === runId) ? runId : pinned.current ? runId : (detail?.runs[0]?.id ?? '');
 
   useEffect(() => writeQuery(key, pinned.current ? shownRun : ''), [key, shownRun]);
@@ -117,68 +117,28 @@ export function FlowsPage() {
   };
   useEffect(loadFlows, []);
 
-  // The chosen flow's tasks, edges and runs.
-  useEffect(() => {
-    setDetail(undefined);
-    if (key === '') return undefined;
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = (): void => {
-      flowsApi.get(key).then(
-        (d) => {
-          if (!stopped) setDetail(d);
-        },
-        (err: unknown) => {
-          if (!stopped) setMessage({ text: errorText(err), bad: true });
-        },
-      );
-    };
-    // Coalesced: a burst of run events costs one request.
-    refresh.current.detail = () => {
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        load();
-      }, 300);
-    };
-    load();
-    return () => {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-    };
-  }, [key]);
-
   // The shown run's task instances and attempts; its states seed the DAG where the feed said nothing newer.
-  useEffect(() => {
-    setRun(undefined);
-    if (shownRun === '') return undefined;
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = (): void => {
-      flowsApi.run(shownRun).then(
-        (r) => {
-          if (stopped) return;
+  const runLoad = useLoad(
+    shownRun === ''
+      ? undefined
+      : async () => {
+          const r = await flowsApi.run(shownRun);
           let runStates = states.current.get(r.run.id);
           if (runStates === undefined) states.current.set(r.run.id, (runStates = new Map<string, DagNodeState & { timeMs: number }>()));
           for (const t of r.tasks) applyState(runStates, t.task_key, t.state, t.updated_ms);
-          setRun(r);
+          return r;
         },
-        (err: unknown) => {
-          if (!stopped) setMessage({ text: errorText(err), bad: true });
-        },
-      );
-    };
-    refresh.current.run = () => {
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        load();
-      }, 300);
-    };
-    load();
-    return () => {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-    };
-  }, [shownRun]);
+    [shownRun],
+    { clearOnChange: true },
+  );
+  const run = runLoad.data;
+  const loadError = detailLoad.error ?? runLoad.error;
+  useEffect(() => {
+    if (loadError !== undefined) setMessage({ text: loadError, bad: true });
+  }, [loadError]);
+  // Coalesced: a burst of run events costs one request of each.
+  const refresh = useRef({ detail: detailLoad.reloadSoon, run: runLoad.reloadSoon });
+  refresh.current = { detail: detailLoad.reloadSoon, run: runLoad.reloadSoon };
 
   // Live: every task and run state change of the chosen flow.
   useEffect(() => {

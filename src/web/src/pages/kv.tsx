@@ -1,9 +1,10 @@
 /** Key-value: browse keys by prefix (paged), get / put / delete one key, and the replicas of a key with their versions. */
 import { useEffect, useState } from 'preact/hooks';
 import { formatBytes } from '../format.js';
-import { errorText, requestJson } from '../components/obj-http.js';
+import { errorText, requestJson } from '../api.js';
 import { useConfirm } from '../components/obj-confirm.js';
 import { KvReplicas } from '../components/kv-replicas.js';
+import { useLoad } from '../use-load.js';
 
 interface KvEntry {
   key: string;
@@ -29,28 +30,18 @@ function Browser(props: { reload: number; onPick: (key: string) => void; selecte
   const [applied, setApplied] = useState('');
   // Tokens of the pages before the current one ('' = the first page).
   const [tokens, setTokens] = useState<string[]>(['']);
-  const [page, setPage] = useState<ScanPage | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  const [loading, setLoading] = useState(false);
   const token = tokens[tokens.length - 1] ?? '';
-
-  useEffect(() => {
-    const ctl = new AbortController();
-    setLoading(true);
-    const q = new URLSearchParams({ prefix: applied, limit: String(PAGE_SIZE), ...(token !== '' ? { pageToken: token } : {}) });
-    requestJson<ScanPage>('GET', `/api/v1/kv/scan?${q.toString()}`, undefined, undefined, ctl.signal)
-      .then((p) => {
-        setPage(p);
-        setError(undefined);
-      })
-      .catch((err: unknown) => {
-        if (!ctl.signal.aborted) setError(errorText(err));
-      })
-      .finally(() => {
-        if (!ctl.signal.aborted) setLoading(false);
-      });
-    return () => ctl.abort();
-  }, [applied, token, props.reload]);
+  const {
+    data: page,
+    error,
+    loading,
+  } = useLoad(
+    (signal) => {
+      const q = new URLSearchParams({ prefix: applied, limit: String(PAGE_SIZE), ...(token !== '' ? { pageToken: token } : {}) });
+      return requestJson<ScanPage>('GET', `/api/v1/kv/scan?${q.toString()}`, { signal });
+    },
+    [applied, token, props.reload],
+  );
 
   return (
     <section class="card">
@@ -175,7 +166,7 @@ function Editor(props: { picked: { key: string; n: number }; onShown: (key: stri
           e.preventDefault();
           void run(key, async () => {
             const q = ttl.trim() !== '' ? `?ttl=${encodeURIComponent(ttl.trim())}` : '';
-            const r = await requestJson<{ version: string; acks: number }>('PUT', keyPath(key) + q, value, 'text/plain; charset=utf-8');
+            const r = await requestJson<{ version: string; acks: number }>('PUT', keyPath(key) + q, { body: value, contentType: 'text/plain; charset=utf-8' });
             props.onChanged(key);
             return { ok: true, text: `stored: version ${r.version}, ${r.acks} replicas acknowledged` };
           });

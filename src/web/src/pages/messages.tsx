@@ -4,8 +4,7 @@
  * The lists are read again after a publish or cancel, when the next message comes due, and every 10 s.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { getJson } from '../api.js';
-import { errorText, sendJson } from '../send.js';
+import { errorText, getJson, sendJson } from '../api.js';
 import { MsgPublishForm } from '../components/msg-publish-form.js';
 import { MsgSubscriber } from '../components/msg-subscriber.js';
 

@@ -4,7 +4,9 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { formatBytes } from '../format.js';
-import { downloadAs, errorText, requestJson } from '../components/obj-http.js';
+import { errorText, requestJson } from '../api.js';
+import { downloadAs } from '../components/obj-http.js';
+import { useLoad } from '../use-load.js';
 import { useConfirm } from '../components/obj-confirm.js';
 import { ObjReplicas, objectPath, type ObjectMeta } from '../components/obj-replicas.js';
 import { ObjUpload } from '../components/obj-upload.js';
@@ -30,23 +32,15 @@ interface Listing {
 const PAGE = 200;
 
 function Buckets(props: { selected: string; onPick: (b: string) => void }) {
-  const [buckets, setBuckets] = useState<Bucket[] | undefined>();
   const [policies, setPolicies] = useState<Policy[]>([]);
   const [name, setName] = useState('');
   const [policy, setPolicy] = useState('replicated-3');
   const [note, setNote] = useState<{ ok: boolean; text: string } | undefined>();
-  const [n, setN] = useState(0);
   const { confirm, dialog } = useConfirm();
+  const listed = useLoad((signal) => requestJson<{ buckets: Bucket[] }>('GET', '/api/v1/objects/buckets', { signal }), []);
+  const buckets = listed.data?.buckets;
+  const shown = note ?? (listed.error !== undefined ? { ok: false, text: listed.error } : undefined);
 
-  useEffect(() => {
-    const ctl = new AbortController();
-    requestJson<{ buckets: Bucket[] }>('GET', '/api/v1/objects/buckets', undefined, undefined, ctl.signal)
-      .then((r) => setBuckets(r.buckets))
-      .catch((err: unknown) => {
-        if (!ctl.signal.aborted) setNote({ ok: false, text: errorText(err) });
-      });
-    return () => ctl.abort();
-  }, [n]);
   useEffect(() => {
     requestJson<{ policies: Policy[] }>('GET', '/api/v1/objects/policies')
       .then((r) => setPolicies(r.policies))
@@ -96,7 +90,7 @@ function Buckets(props: { selected: string; onPick: (b: string) => void }) {
                           } catch (err) {
                             setNote({ ok: false, text: errorText(err) });
                           }
-                          setN(n + 1);
+                          listed.reload();
                         })
                       }
                     >
@@ -119,7 +113,7 @@ function Buckets(props: { selected: string; onPick: (b: string) => void }) {
             .then(() => {
               setNote({ ok: true, text: `bucket ${b} created (${policy})` });
               setName('');
-              setN(n + 1);
+              listed.reload();
               props.onPick(b);
             })
             .catch((err: unknown) => setNote({ ok: false, text: errorText(err) }));
@@ -143,9 +137,9 @@ function Buckets(props: { selected: string; onPick: (b: string) => void }) {
           Create
         </button>
       </form>
-      {note !== undefined && (
-        <p class={`ack ${note.ok ? 'good' : 'bad'}`} role="status" data-testid="bucket-note">
-          {note.text}
+      {shown !== undefined && (
+        <p class={`ack ${shown.ok ? 'good' : 'bad'}`} role="status" data-testid="bucket-note">
+          {shown.text}
         </p>
       )}
       {dialog}
@@ -157,10 +151,8 @@ function Browser(props: { bucket: string; selected: string; onPick: (key: string
   const { bucket } = props;
   const [prefix, setPrefix] = useState('');
   const [delimiter, setDelimiter] = useState('/');
-  const [listing, setListing] = useState<Listing | undefined>();
   const [more, setMore] = useState<Listing[]>([]);
-  const [error, setError] = useState<string | undefined>();
-  const [n, setN] = useState(0);
+  const [moreError, setMoreError] = useState<string | undefined>();
   const [note, setNote] = useState<{ ok: boolean; text: string } | undefined>();
   const { confirm, dialog } = useConfirm();
 
@@ -168,20 +160,18 @@ function Browser(props: { bucket: string; selected: string; onPick: (key: string
     setPrefix('');
     setNote(undefined);
   }, [bucket]);
-  useEffect(() => {
-    const ctl = new AbortController();
-    const q = new URLSearchParams({ prefix, delimiter, limit: String(PAGE) });
-    requestJson<Listing>('GET', `/api/v1/objects/buckets/${encodeURIComponent(bucket)}/objects?${q.toString()}`, undefined, undefined, ctl.signal)
-      .then((l) => {
-        setListing(l);
-        setMore([]);
-        setError(undefined);
-      })
-      .catch((err: unknown) => {
-        if (!ctl.signal.aborted) setError(errorText(err));
-      });
-    return () => ctl.abort();
-  }, [bucket, prefix, delimiter, n]);
+  const first = useLoad(
+    async (signal) => {
+      const q = new URLSearchParams({ prefix, delimiter, limit: String(PAGE) });
+      const l = await requestJson<Listing>('GET', `/api/v1/objects/buckets/${encodeURIComponent(bucket)}/objects?${q.toString()}`, { signal });
+      setMore([]);
+      setMoreError(undefined);
+      return l;
+    },
+    [bucket, prefix, delimiter],
+  );
+  const listing = first.data;
+  const error = moreError ?? first.error;
 
   const pages = listing === undefined ? [] : [listing, ...more];
   const last = pages[pages.length - 1];
@@ -194,7 +184,7 @@ function Browser(props: { bucket: string; selected: string; onPick: (key: string
     const q = new URLSearchParams({ prefix, delimiter, limit: String(PAGE), after: last.nextAfter });
     requestJson<Listing>('GET', `/api/v1/objects/buckets/${encodeURIComponent(bucket)}/objects?${q.toString()}`)
       .then((l) => setMore([...more, l]))
-      .catch((err: unknown) => setError(errorText(err)));
+      .catch((err: unknown) => setMoreError(errorText(err)));
   };
 
   return (
@@ -228,7 +218,7 @@ function Browser(props: { bucket: string; selected: string; onPick: (key: string
           ))}
         </nav>
       )}
-      <ObjUpload bucket={bucket} prefix={delimiter !== '' && prefix.endsWith(delimiter) ? prefix : ''} onUploaded={() => setN(n + 1)} />
+      <ObjUpload bucket={bucket} prefix={delimiter !== '' && prefix.endsWith(delimiter) ? prefix : ''} onUploaded={() => first.reload()} />
       {error !== undefined && (
         <p class="note bad" role="alert">
           {error}
@@ -300,7 +290,7 @@ function Browser(props: { bucket: string; selected: string; onPick: (key: string
                           } catch (err) {
                             setNote({ ok: false, text: errorText(err) });
                           }
-                          setN(n + 1);
+                          first.reload();
                         })
                       }
                     >

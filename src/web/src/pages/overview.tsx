@@ -2,7 +2,6 @@
  * Overview: nodes by status, agents alive/dead, keys, objects and bytes, workflow runs by state, coordination
  * health, ring versions, recent events (node and agent changes, task failures).
  */
-import { useEffect, useState } from 'preact/hooks';
 import { getJson } from '../api.js';
 import { formatAgo, formatTime } from '../format.js';
 import { useLive } from '../live.js';
@@ -10,36 +9,15 @@ import { Link } from '../router.js';
 import type { ReadyJson, RingsJson } from '../types.js';
 import { StreamNote } from '../components/stream-note.js';
 import { Count, OverviewCountCards, useOverviewCounts } from '../components/overview-counts.js';
+import { useLoad } from '../use-load.js';
 
 /** Slow data (readiness, rings) is re-read this often: it changes rarely and has no event stream yet. */
 const REFRESH_MS = 10_000;
 
-function usePolled<T>(path: string): { data?: T; error?: string } {
-  const [state, setState] = useState<{ data?: T; error?: string }>({});
-  useEffect(() => {
-    const controller = new AbortController();
-    const load = (): void => {
-      getJson<T>(path, controller.signal).then(
-        (data) => setState({ data }),
-        (err: unknown) => {
-          if (!controller.signal.aborted) setState((s) => ({ ...s, error: err instanceof Error ? err.message : String(err) }));
-        },
-      );
-    };
-    load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      clearInterval(timer);
-      controller.abort();
-    };
-  }, [path]);
-  return state;
-}
-
 export function OverviewPage() {
   const live = useLive({ members: true, agents: true });
-  const ready = usePolled<ReadyJson>('/readyz');
-  const rings = usePolled<RingsJson>('/api/v1/rings');
+  const ready = useLoad((signal) => getJson<ReadyJson>('/readyz', signal), [], { refreshMs: REFRESH_MS });
+  const rings = useLoad((signal) => getJson<RingsJson>('/api/v1/rings', signal), [], { refreshMs: REFRESH_MS });
   const members = live.members?.members ?? [];
   const by = (s: string): number => members.filter((m) => m.status === s).length;
   const agents = [...live.agents.values()];
