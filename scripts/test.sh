@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/test-deps.sh
-npm run --silent build
+node scripts/build.mjs --if-changed
 npm run --silent check:gen
 npm run --silent typecheck
 npm run --silent lint
