@@ -3,7 +3,12 @@
  * arrive meanwhile wait and leave together in the next request (up to `maxItems` and `maxBytes`). Idle, a call goes out
  * at once; under load, one request carries many writes or reads, as raft batches its appends. Each
  * caller gets its own item's result or the request's error.
+ *
+ * The waiting queue is bounded (items and bytes): a peer slower than the load refuses further calls with
+ * RESOURCE_EXHAUSTED at once rather than holding them, and their memory, without limit.
  */
+import { Code, FlotillaError } from '../../core/errors.js';
+
 interface Waiting<I, O> {
   item: I;
   resolve: (o: O) => void;
@@ -12,6 +17,7 @@ interface Waiting<I, O> {
 
 export class CallBatcher<I, O> {
   private queue: Waiting<I, O>[] = [];
+  private queuedBytes = 0;
   private inFlight = 0;
 
   constructor(
@@ -21,9 +27,23 @@ export class CallBatcher<I, O> {
     /** Size of an item and the most bytes one request carries (always at least one item). */
     private readonly sizeOf: (item: I) => number = () => 0,
     private readonly maxBytes = Infinity,
+    /** Most items and bytes waiting for a request. */
+    private readonly maxQueued: { items: number; bytes: number } = { items: 10_000, bytes: 64 * 1024 * 1024 },
   ) {}
 
+  /** Items waiting for a request. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
   submit(item: I): Promise<O> {
+    const size = this.sizeOf(item);
+    if (this.queue.length >= this.maxQueued.items || (this.queue.length > 0 && this.queuedBytes + size > this.maxQueued.bytes)) {
+      return Promise.reject(
+        new FlotillaError(Code.RESOURCE_EXHAUSTED, `the peer is slower than the load: ${this.queue.length} calls (${this.queuedBytes} bytes) already wait for it`),
+      );
+    }
+    this.queuedBytes += size;
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.pump();
@@ -35,11 +55,13 @@ export class CallBatcher<I, O> {
       let n = 0;
       let bytes = 0;
       while (n < this.queue.length && n < this.maxItems) {
-        bytes += this.sizeOf((this.queue[n] as Waiting<I, O>).item);
-        if (n > 0 && bytes > this.maxBytes) break;
+        const size = this.sizeOf((this.queue[n] as Waiting<I, O>).item);
+        if (n > 0 && bytes + size > this.maxBytes) break;
+        bytes += size;
         n++;
       }
       const batch = this.queue.splice(0, n);
+      this.queuedBytes -= bytes;
       this.inFlight++;
       this.send(batch.map((w) => w.item))
         .then(
