@@ -14,7 +14,7 @@ import { Code, FlotillaError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { Block, writeBlock } from './block.js';
-import { canonicalLabels, fastKey, Head, type HeadRejectReason, type MemSeries } from './head.js';
+import { canonicalLabels, fastKey, Head, MemSeries, type HeadRejectReason } from './head.js';
 import { compileMatchers, type CompiledMatcher } from './matchers.js';
 import { aggregateColumn, mergeRows, rollup, ROLLUP_AGGREGATES, ROLLUP_RESOLUTIONS_MS, type RollupAggregate, type RollupRows } from './rollup.js';
 import type { AppendResult, LabelMatcher, Labels, SampleAppender, SampleQuerier, SelectHints, SeriesData } from './types.js';
@@ -70,9 +70,24 @@ export interface TsdbStats {
   maxTimeMs: number;
 }
 
+/** A series resolved once by `seriesRef`, for `appendRefs` (opaque). */
+export interface SeriesRef {
+  readonly labels: Labels;
+}
+
 export interface Tsdb extends SampleQuerier, SampleAppender, Component {
   /** Appends samples of `host`: labels become the sample's labels + `__name__` = metric + `host` = host. */
   appendHost(host: string, samples: readonly HostSample[]): Promise<AppendResult>;
+  /**
+   * Resolves the series of `host` (labels as `appendHost` builds them; the series guards apply to a new
+   * series), or says why it is refused. Nothing is counted until samples are appended.
+   */
+  seriesRef(host: string, metric: string, labels: Readonly<Record<string, string>>): SeriesRef | HeadRejectReason;
+  /**
+   * Appends one sample per ref, all at `timeMs` (the samples of one scrape); as durable as `append`. A
+   * ref whose series has since left the head (a whole window without samples) is resolved again.
+   */
+  appendRefs(timeMs: number, refs: readonly SeriesRef[], values: ArrayLike<number>): Promise<AppendResult>;
   /** Writes every due window as a block and applies retention (also done in the background). */
   compact(): Promise<void>;
   stats(): TsdbStats;
@@ -321,6 +336,25 @@ export function createTsdb(options: TsdbOptions): Tsdb {
         let s = head.seriesFor(EMPTY, fk);
         if (typeof s === 'string') s = head.seriesFor({ ...x.labels, __name__: x.metric, host }, fk);
         take(result, s, x.timeMs, x.value);
+      }
+      return finish(result);
+    },
+
+    seriesRef(host, metric, labels) {
+      ensureOpen();
+      const fk = `host\u0000${host}\u0000${metric}\u0000${fastKey(labels)}`;
+      const s = head.seriesFor(EMPTY, fk);
+      return typeof s !== 'string' ? s : head.seriesFor({ ...labels, __name__: metric, host }, fk);
+    },
+
+    async appendRefs(timeMs, refs, values) {
+      ensureOpen();
+      if (values.length !== refs.length) throw new FlotillaError(Code.INVALID_ARGUMENT, `appendRefs: ${refs.length} refs but ${values.length} values`);
+      const result: AppendResult = { accepted: 0, rejected: {} };
+      for (let i = 0; i < refs.length; i++) {
+        const ref = refs[i]!;
+        if (!(ref instanceof MemSeries)) throw new FlotillaError(Code.INVALID_ARGUMENT, 'appendRefs: not a ref from seriesRef');
+        take(result, ref.removed ? head.seriesFor(ref.labels) : ref, timeMs, values[i]!);
       }
       return finish(result);
     },

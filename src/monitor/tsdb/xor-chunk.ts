@@ -244,3 +244,26 @@ export function decodeChunk(bytes: Uint8Array, count: number, minT: number, colu
   }
   return { timestamps, values };
 }
+
+/** Writes a column of values alone (no times): the first raw, then Gorilla XORs. */
+export function writeXorColumn(w: BitWriter, values: readonly number[]): void {
+  const s: ColumnState = { hi: 0, lo: 0, leading: 0xff, trailing: 0 };
+  for (let i = 0; i < values.length; i++) {
+    if (i === 0) writeRaw(w, s, values[0]!);
+    else writeValue(w, s, values[i]!);
+  }
+}
+
+/** Reads `count` values written by writeXorColumn into `out` from index `at`. */
+export function readXorColumn(r: BitReader, count: number, out: number[], at = 0): void {
+  const s: ColumnState = { hi: 0, lo: 0, leading: 0, trailing: 0 };
+  for (let i = 0; i < count; i++) {
+    if (i === 0) {
+      s.hi = r.readBits(32);
+      s.lo = r.readBits(32);
+      u32[HI] = s.hi;
+      u32[LO] = s.lo;
+      out[at] = f64[0]!;
+    } else out[at + i] = readValue(r, s);
+  }
+}

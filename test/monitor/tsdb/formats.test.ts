@@ -1,13 +1,16 @@
-// Older on-disk formats still read: WAL segments with one-sample entries (type 2) and version 1 blocks
+// Older on-disk formats still read: WAL segments with one-sample entries (type 2), version 2 blocks
+// (index.json over Gorilla chunks; fixtures/block-v2 was written by that version) and version 1 blocks
 // (left-closed rollup windows, answered by rolling the raw chunks up again). The current WAL writes the
-// samples of one time as one entry (type 3).
+// samples of one time as one entry (type 3); the current blocks are version 3 (index.bin, columns).
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { createTsdb } from '../../../src/monitor/tsdb/index.js';
+import { createTsdb, type SeriesData } from '../../../src/monitor/tsdb/index.js';
+import { rollup } from '../../../src/monitor/tsdb/rollup.js';
 import { crc32 } from '../../../src/monitor/tsdb/wal.js';
-import { tempDir } from '../../testkit/index.js';
+import { tempDir, type Cleanup } from '../../testkit/index.js';
+import { FIXTURE_T0, fixtureSamples } from './fixture-data.js';
 
 const HOUR = 3_600_000;
 const T0 = 1_700_006_400_000;
@@ -59,30 +62,133 @@ it('a WAL segment of the first format (one entry per sample) replays; new sample
   assert.equal(again.stats().headSeries, 101);
 });
 
-it('a version 1 block (left-closed rollup windows) answers rollup reads from its raw chunks', async (t) => {
-  const dir = await tempDir(t);
-  const db = createTsdb({ dir, blockMs: HOUR, now: () => T0 + 5 * HOUR });
-  await db.start();
-  // 2.4 h of 10 s samples from T0: [T0, T0 + 1h) becomes a block.
-  const batch = Array.from({ length: (2.4 * HOUR) / 10_000 }, (_, k) => ({ labels: { __name__: 'g' }, timeMs: T0 + k * 10_000, value: k % 7 }));
-  await db.append(batch);
-  await db.compact();
-  const want = await db.select([], T0, T0 + HOUR, { stepMs: 60_000, aggregate: 'count' });
-  await db.stop();
-  // Rewrite the block as version 1 with rollup chunks that would answer wrongly (left-closed windows).
-  const blocks = await readdir(join(dir, 'blocks'));
-  assert.equal(blocks.length, 1);
-  const indexPath = join(dir, 'blocks', blocks[0]!, 'index.json');
-  const index = JSON.parse(await readFile(indexPath, 'utf8')) as { version: number; series: { r: unknown[] }[] };
-  assert.equal(index.version, 2);
-  index.version = 1;
-  for (const s of index.series) s.r = [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]];
-  await writeFile(indexPath, JSON.stringify(index));
+const FIXTURE = new URL('./fixtures/block-v2/', import.meta.url).pathname;
+const FIXTURE_BLOCK = `${FIXTURE_T0}-${FIXTURE_T0 + HOUR}`;
 
-  const again = createTsdb({ dir, blockMs: HOUR, now: () => T0 + 5 * HOUR });
-  await again.start();
-  t.after(() => again.stop());
-  const got = await again.select([], T0, T0 + HOUR, { stepMs: 60_000, aggregate: 'count' });
+/** The fixture's samples per series (labels key -> times and values) in [T, T + 1 h). */
+function expected(): Map<string, { labels: Record<string, string>; ts: number[]; vs: number[] }> {
+  const out = new Map<string, { labels: Record<string, string>; ts: number[]; vs: number[] }>();
+  for (const s of fixtureSamples()) {
+    if (s.timeMs >= FIXTURE_T0 + HOUR) continue;
+    const key = JSON.stringify(Object.entries(s.labels).sort());
+    let e = out.get(key);
+    if (e === undefined) out.set(key, (e = { labels: s.labels, ts: [], vs: [] }));
+    e.ts.push(s.timeMs);
+    e.vs.push(s.value);
+  }
+  return out;
+}
+
+/** A store over a copy of the fixture block (rewritten by `edit` first, when given). */
+async function openFixture(t: Cleanup, edit?: (index: { version: number; series: { r: unknown[] }[] }) => void) {
+  const dir = await tempDir(t);
+  const blockDir = join(dir, 'blocks', FIXTURE_BLOCK);
+  await cp(FIXTURE, blockDir, { recursive: true });
+  if (edit !== undefined) {
+    const index = JSON.parse(await readFile(join(blockDir, 'index.json'), 'utf8')) as { version: number; series: { r: unknown[] }[] };
+    edit(index);
+    await writeFile(join(blockDir, 'index.json'), JSON.stringify(index));
+  }
+  const db = createTsdb({ dir, blockMs: HOUR, now: () => FIXTURE_T0 + 5 * HOUR });
+  await db.start();
+  t.after(() => db.stop());
+  return { db, dir };
+}
+
+function sameValues(got: readonly number[], want: readonly number[], what: string): void {
+  assert.equal(got.length, want.length, `${what}: ${got.length} values, want ${want.length}`);
+  want.forEach((v, i) => assert.ok(Object.is(got[i], v), `${what} [${i}]: ${got[i]} != ${v}`));
+}
+
+function checkRaw(got: SeriesData[]): void {
+  const want = expected();
+  assert.equal(got.length, want.size);
+  for (const s of got) {
+    const e = want.get(JSON.stringify(Object.entries(s.labels).sort()));
+    assert.ok(e !== undefined, `unexpected series ${JSON.stringify(s.labels)}`);
+    assert.deepEqual(s.timestamps, e.ts);
+    sameValues(s.values, e.vs, s.labels.__name__!);
+  }
+}
+
+it('a version 2 block (index.json, Gorilla chunks) written by the earlier version answers raw and rollup reads', async (t) => {
+  const { db } = await openFixture(t);
+  assert.equal(db.stats().blocks, 1);
+  checkRaw(await db.select([], FIXTURE_T0, FIXTURE_T0 + HOUR - 1));
+  const want = expected();
+  for (const [res, aggregate, col] of [[60_000, 'max', 1], [HOUR, 'sum', 2], [60_000, 'count', 3], [60_000, 'last', 4]] as const) {
+    const got = await db.select([{ name: '__name__', type: '=~', value: 'bytes_total|temperature|cpu_seconds_total' }], FIXTURE_T0, FIXTURE_T0 + HOUR - 1, { stepMs: res, aggregate });
+    assert.equal(got.length, 3);
+    for (const s of got) {
+      const e = want.get(JSON.stringify(Object.entries(s.labels).sort()))!;
+      const rows = rollup(e.ts, e.vs, res);
+      assert.deepEqual(s.timestamps, rows.timestamps);
+      sameValues(s.values, rows.columns[col]!, `${s.labels.__name__} ${aggregate} ${res}`);
+    }
+  }
+});
+
+it('a version 1 block (left-closed rollup windows) answers rollup reads from its raw chunks', async (t) => {
+  const want = await (await openFixture(t)).db.select([], FIXTURE_T0, FIXTURE_T0 + HOUR, { stepMs: 60_000, aggregate: 'count' });
+  // Version 1 with rollup chunks that would answer wrongly.
+  const { db } = await openFixture(t, (index) => {
+    assert.equal(index.version, 2);
+    index.version = 1;
+    for (const s of index.series) s.r = [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]];
+  });
+  const got = await db.select([], FIXTURE_T0, FIXTURE_T0 + HOUR, { stepMs: 60_000, aggregate: 'count' });
   assert.deepEqual(got, want);
-  assert.deepEqual(got[0]!.values.slice(0, 3), [1, 6, 6]);
+});
+
+it('a block written now is version 3 and answers the same as the version 2 block of the same samples', async (t) => {
+  const dir = await tempDir(t);
+  const db = createTsdb({ dir, blockMs: HOUR, now: () => FIXTURE_T0 + 5 * HOUR });
+  await db.start();
+  t.after(() => db.stop());
+  assert.equal((await db.append(fixtureSamples())).rejected.out_of_order, undefined);
+  await db.compact();
+  assert.deepEqual(await readdir(join(dir, 'blocks', FIXTURE_BLOCK)), ['chunks.bin', 'index.bin']);
+  const { db: old } = await openFixture(t);
+  checkRaw(await db.select([], FIXTURE_T0, FIXTURE_T0 + HOUR - 1));
+  for (const hints of [undefined, { stepMs: 60_000, aggregate: 'min' as const }, { stepMs: HOUR, aggregate: 'avg' as const }, { stepMs: 60_000, aggregate: 'count' as const }]) {
+    const a = await db.select([], FIXTURE_T0 + 600_000, FIXTURE_T0 + HOUR - 1, hints);
+    const b = await old.select([], FIXTURE_T0 + 600_000, FIXTURE_T0 + HOUR - 1, hints);
+    assert.equal(a.length, 6);
+    a.forEach((s, i) => {
+      assert.deepEqual(s.labels, b[i]!.labels);
+      assert.deepEqual(s.timestamps, b[i]!.timestamps);
+      sameValues(s.values, b[i]!.values, `${s.labels.__name__} ${JSON.stringify(hints)}`);
+    });
+  }
+  // Smaller than the version 2 block of the same samples.
+  const size = db.stats().blockBytes;
+  assert.ok(size < old.stats().blockBytes / 2, `${size} bytes vs ${old.stats().blockBytes}`);
+});
+
+it('a block of an unknown version or with a damaged index is refused with a clear error', async (t) => {
+  const dir = await tempDir(t);
+  const db = createTsdb({ dir, blockMs: HOUR, now: () => FIXTURE_T0 + 5 * HOUR });
+  await db.start();
+  await db.append(fixtureSamples());
+  await db.compact();
+  await db.stop();
+  const indexPath = join(dir, 'blocks', FIXTURE_BLOCK, 'index.bin');
+  const good = await readFile(indexPath);
+  const reopen = async (): Promise<void> => {
+    const again = createTsdb({ dir, blockMs: HOUR, now: () => FIXTURE_T0 + 5 * HOUR });
+    t.after(() => again.stop());
+    await again.start();
+  };
+  const newer = Buffer.from(good);
+  newer[4] = 9;
+  await writeFile(indexPath, newer);
+  await assert.rejects(reopen(), /\[failed_precondition\] block .*: format version 9 is not one this version of Flotilla reads \(1 to 3\)/);
+  const flipped = Buffer.from(good);
+  flipped[flipped.length >> 1]! ^= 0x10;
+  await writeFile(indexPath, flipped);
+  await assert.rejects(reopen(), /\[internal\] block .*: damaged index.bin \(checksum mismatch\)/);
+  await writeFile(indexPath, good.subarray(0, 20));
+  await assert.rejects(reopen(), /\[internal\] block .*: damaged index.bin/);
+  await writeFile(indexPath, good);
+  await reopen();
 });

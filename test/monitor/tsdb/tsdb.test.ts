@@ -158,11 +158,47 @@ describe('time-series store', () => {
     assert.equal(s!.timestamps[0], T0 + HOUR);
     await db.stop();
     const blockDirs = await readdir(join(dir, 'blocks'));
-    const oneBlock = (await stat(join(dir, 'blocks', blockDirs[0]!, 'chunks.bin'))).size + (await stat(join(dir, 'blocks', blockDirs[0]!, 'index.json'))).size;
+    const oneBlock = (await stat(join(dir, 'blocks', blockDirs[0]!, 'chunks.bin'))).size + (await stat(join(dir, 'blocks', blockDirs[0]!, 'index.bin'))).size;
     const small = await open(t, dir, { retentionMs: 100 * HOUR, maxBytes: oneBlock + 10, now: () => nowMs });
     await small.compact();
     assert.equal(small.stats().blocks, 1);
     assert.equal((await small.select([], 0, T0 + 10 * HOUR))[0]!.timestamps[0], T0 + 2 * HOUR);
+  });
+
+  it('series refs: resolved once, appended by ref and value, durable, guarded, resolved again after leaving the head', async (t) => {
+    const dir = await tempDir(t);
+    const db = await open(t, dir, { maxSeriesPerHost: 3 });
+    const refs = ['user', 'system', 'idle'].map((mode) => db.seriesRef('a', 'cpu_seconds', { mode }));
+    assert.equal(db.seriesRef('a', 'cpu_seconds', { mode: 'irq' }), 'series_limit_host');
+    assert.equal(db.seriesRef('a', 'cpu_seconds', { mode: 'x\u0000' }), 'bad_labels');
+    const ok = refs.filter((r) => typeof r !== 'string');
+    assert.equal(ok.length, 3);
+    assert.deepEqual(ok[0]!.labels, cpu('a', 'user'));
+    assert.equal(db.seriesRef('a', 'cpu_seconds', { mode: 'user' }), ok[0], 'the same series, the same ref');
+    assert.deepEqual(await db.appendRefs(T0 + 1000, ok, [1, 2, 3]), { accepted: 3, rejected: {} });
+    assert.deepEqual(await db.appendRefs(T0 + 2000, ok, new Float64Array([4, 5, 6])), { accepted: 3, rejected: {} });
+    assert.deepEqual(await db.appendRefs(T0 + 2000, ok.slice(0, 1), [7]), { accepted: 0, rejected: { duplicate: 1 } });
+    await assert.rejects(db.appendRefs(T0 + 3000, ok, [1]), /\[invalid_argument\] appendRefs: 3 refs but 1 values/);
+    await assert.rejects(db.appendRefs(T0 + 3000, [{ labels: cpu('a', 'user') }], [1]), /not a ref from seriesRef/);
+    // The same as appendHost would have stored; after a restart (WAL replay) too.
+    const want = [
+      { labels: cpu('a', 'idle'), timestamps: [T0 + 1000, T0 + 2000], values: [3, 6] },
+      { labels: cpu('a', 'system'), timestamps: [T0 + 1000, T0 + 2000], values: [2, 5] },
+      { labels: cpu('a', 'user'), timestamps: [T0 + 1000, T0 + 2000], values: [1, 4] },
+    ];
+    assert.deepEqual(await db.select([], 0, T0 + HOUR), want);
+    await db.stop();
+    const again = await open(t, dir, { maxSeriesPerHost: 3 });
+    assert.deepEqual(await again.select([], 0, T0 + HOUR), want);
+    // A ref kept while its series left the head (a window without samples) still appends.
+    const user = again.seriesRef('a', 'cpu_seconds', { mode: 'user' });
+    assert.ok(typeof user !== 'string');
+    await again.appendHost('b', [{ metric: 'up', labels: {}, timeMs: T0 + 3 * HOUR, value: 1 }]);
+    await again.compact();
+    assert.equal(again.stats().headSeries, 1);
+    assert.deepEqual(await again.appendRefs(T0 + 3 * HOUR, [user], [9]), { accepted: 1, rejected: {} });
+    const [s] = await again.select([{ name: 'mode', type: '=', value: 'user' }], 0, T0 + 4 * HOUR);
+    assert.deepEqual(s!.values, [1, 4, 9]);
   });
 
   it('bad arguments are clear errors', async (t) => {
