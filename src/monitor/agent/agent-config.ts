@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { durationMs, hostPort, stringList } from '../../core/config.js';
 import { parseHostPort } from '../../core/address.js';
 import { agentLabelsSchema } from './agent-labels.js';
+import { tlsConfigFields } from '../../core/tls.js';
 
 export const agentConfigSchema = z.object({
   /** Name reported by this agent. Default: the machine's hostname. */
@@ -31,5 +32,7 @@ export const agentConfigSchema = z.object({
   spillBytes: z.coerce.number().int().min(65_536).max(1024 ** 4).default(64 * 1024 * 1024),
   /** Labels (`k=v,k2=v2`, or a mapping in the YAML file) that workflow tasks select agents by. Default: none. */
   labels: agentLabelsSchema.default({}),
+  /** TLS (docs/security.md): --tls-dir/--tls-name or --tls-ca/--tls-cert/--tls-key; default off. */
+  ...tlsConfigFields,
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

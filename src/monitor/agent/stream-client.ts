@@ -5,6 +5,8 @@
  * apply each Command at once and send its CommandAck. When the stream breaks or the server goes away the
  * session ends and a new one starts after an exponential backoff with jitter; batches stay in the buffer
  * until acked, so nothing acked is lost and nothing unacked is forgotten (within the buffer's bound).
+ * Batches go as series references (protocol 2, a new SeriesEncoder per session) when the welcome says the
+ * server speaks it, else one Metric per sample.
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +21,9 @@ import type { CommandResult, IncomingCommand } from './commands.js';
 import type { SampleBuffer } from './sample-buffer.js';
 import type { AgentTasks } from './remote-tasks.js';
 import { applyTaskMessage, taskEventMessage } from './task-wire.js';
+import { SeriesEncoder } from './series-encoder.js';
 import { ackMessage, batchMessage, fromWireCommand, helloMessage, type HelloFields } from './wire.js';
+import { tlsFailure } from '../../core/tls.js';
 
 export interface StreamClientOptions {
   /** host:port of the monitor server. */
@@ -108,7 +112,8 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
         if (!this.stopped) throw new FlotillaError('UNAVAILABLE', 'the server closed the stream');
       } catch (err) {
         if (this.stopped) break;
-        const fe = FlotillaError.from(err, 'UNAVAILABLE');
+        // A TLS failure (another CA, no certificate) says which certificate and what to do.
+        const fe = tlsFailure(err, o.server) ?? FlotillaError.from(err, 'UNAVAILABLE');
         if (welcomed) {
           attempt = 0;
           failures = 0;
@@ -143,6 +148,8 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
     const wakeup = new Wakeup();
     let welcomed = false;
     let seqAtWelcome = 0;
+    // Set at the welcome when the server speaks protocol 2; batches are only sent after the welcome.
+    let encoder: SeriesEncoder | undefined;
     const welcomeTimer = setTimeout(() => {
       if (!welcomed) ac.abort(new FlotillaError('DEADLINE_EXCEEDED', `no ServerWelcome within ${o.welcomeTimeoutMs ?? 10_000} ms`));
     }, o.welcomeTimeoutMs ?? 10_000);
@@ -168,7 +175,7 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
         const b = await buffer.next(lastSent);
         if (b !== undefined) {
           lastSent = b.seq;
-          yield batchMessage(b, o.hostname, buffer.droppedTotal, b.createdOffline || b.seq <= seqAtWelcome);
+          yield batchMessage(b, o.hostname, buffer.droppedTotal, b.createdOffline || b.seq <= seqAtWelcome, encoder);
           continue;
         }
         await Promise.race([buffer.waitForAppend(1000), wakeup.wait(1000)]);
@@ -180,13 +187,18 @@ export class StreamClient extends EventEmitter<StreamClientEventMap> {
         switch (msg.kind.case) {
           case 'welcome':
             if (!welcomed) {
+              const w = msg.kind.value;
+              if (w.protocol >= 2 && w.maxSeriesRefs > 0) encoder = new SeriesEncoder(w.maxSeriesRefs);
               welcomed = true;
               seqAtWelcome = buffer.lastSeq;
               o.tasks?.sessionStarted();
               o.tasks?.setWake(() => wakeup.wake());
               this.isConnected = true;
               onWelcome();
-              o.logger.info({ server: o.server, serverVersion: msg.kind.value.serverVersion, backlogBatches: buffer.lastSeq - buffer.ackedSeq }, 'connected to the monitor server');
+              o.logger.info(
+                { server: o.server, serverVersion: w.serverVersion, protocol: encoder !== undefined ? 2 : 1, backlogBatches: buffer.lastSeq - buffer.ackedSeq },
+                'connected to the monitor server',
+              );
               this.emit('stream:connected');
               wakeup.wake();
             }

@@ -15,6 +15,18 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize, isAbsolute } from 'node:path';
 
+
+/**
+ * The environment a task starts with: this process's, as a worker's tasks get it in Airflow, without
+ * Flotilla's own settings (FLOTILLA_*: the join token, database URL, OpenID secret, TLS files) — a task
+ * is user code and must not read the process's credentials. A task's own `env` is added on top.
+ */
+export function taskEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('FLOTILLA_')) out[k] = v;
+  return out;
+}
+
 export interface TaskProcessPlan {
   /** The program and its arguments; files named in it are relative to the working directory. */
   argv: string[];
@@ -119,7 +131,7 @@ export async function runTaskProcess(plan: TaskProcessPlan, options: RunTaskProc
       // stdin is the watcher's lifeline: never written, closed by the kernel if this process dies.
       const child = spawn('bash', ['-c', SUPERVISOR_SCRIPT, 'flotilla-task-supervisor', ...plan.argv], {
         cwd: work,
-        env: { ...process.env, ...plan.env },
+        env: { ...taskEnvironment(process.env), ...plan.env },
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
       });

@@ -4,6 +4,10 @@ import type { AgentMessage, Command } from '../../gen/flotilla/v1/monitor_pb.js'
 import { AgentMessageSchema } from '../../gen/flotilla/v1/monitor_pb.js';
 import type { BufferedBatch } from './buffered-batch.js';
 import type { CommandResult, IncomingCommand } from './commands.js';
+import type { SeriesEncoder } from './series-encoder.js';
+
+/** The highest stream protocol this agent speaks (monitor.proto: 1 a Metric per sample, 2 series references). */
+export const AGENT_PROTOCOL = 2;
 
 export interface HelloFields {
   hostname: string;
@@ -17,10 +21,30 @@ export interface HelloFields {
 }
 
 export function helloMessage(h: HelloFields): AgentMessage {
-  return create(AgentMessageSchema, { kind: { case: 'hello', value: { ...h, ackedSeq: BigInt(h.ackedSeq) } } });
+  return create(AgentMessageSchema, { kind: { case: 'hello', value: { ...h, ackedSeq: BigInt(h.ackedSeq), protocol: AGENT_PROTOCOL } } });
 }
 
-export function batchMessage(b: BufferedBatch, hostname: string, droppedTotal: number, backlog: boolean): AgentMessage {
+/**
+ * A batch on the wire: with the stream's series encoder (the server speaks protocol 2) as definitions and
+ * scrapes of (ref, value) pairs, else one Metric per sample (a server older than protocol 2).
+ */
+export function batchMessage(b: BufferedBatch, hostname: string, droppedTotal: number, backlog: boolean, encoder?: SeriesEncoder): AgentMessage {
+  if (encoder !== undefined) {
+    const e = encoder.encode(b.samples);
+    return create(AgentMessageSchema, {
+      kind: {
+        case: 'batch',
+        value: {
+          seq: BigInt(b.seq),
+          droppedTotal: BigInt(droppedTotal),
+          backlog,
+          series: e.series,
+          scrapes: e.scrapes.map((sc) => ({ timeMs: BigInt(sc.timeMs), refs: sc.refs, values: sc.values })),
+          metrics: e.overflow.map((s) => ({ timeMs: BigInt(Math.round(s.timeMs)), hostname, metric: s.metric, value: s.value, labels: s.labels })),
+        },
+      },
+    });
+  }
   return create(AgentMessageSchema, {
     kind: {
       case: 'batch',

@@ -11,7 +11,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/log.js';
-import type { GlobalView } from '../server/global-view.js';
+import type { GlobalView, TakenScrape, ViewSeries } from '../server/global-view.js';
 import type { Sample } from '../server/sample-validate.js';
 import { CONTENT_TYPE, formatExposition, type ExpositionSample, type MetricFamily } from './exposition.js';
 import { MetricRegistry, registerProcessMetrics } from './own-metrics.js';
@@ -31,6 +31,11 @@ export interface MetricsExporterOptions {
 export interface MetricsExporter extends Component {
   /** Hands accepted samples of `host` to the remote-write queues; returns at once (never waits). */
   offer(host: string, samples: readonly Sample[]): void;
+  /**
+   * The same for the scrapes of one batch, as the monitor server takes them: each series' exported labels
+   * and the destinations that accept it are worked out once per series, not per sample.
+   */
+  offerScrapes(host: string, scrapes: readonly TakenScrape[]): void;
   /** The /metrics body. */
   render(): string;
   /** Registers GET /metrics. */
@@ -56,6 +61,9 @@ export function createMetricsExporter(options: MetricsExporterOptions): MetricsE
   const registry = new MetricRegistry();
   const destinations = (options.destinations ?? []).map((d) => new RemoteWriteDestination(d, logger.child({ component: 'remote-write' })));
   let familiesSkipped = 0;
+  // Per series of the view (one object per host and series for the host's lifetime): its exported labels
+  // and the destinations whose selectors accept them.
+  const routes = new WeakMap<ViewSeries, { labels: Record<string, string>; to: RemoteWriteDestination[] }>();
 
   registerProcessMetrics(registry);
   const perHost = (pick: (s: ReturnType<GlobalView['snapshots']>[number]) => number): ExpositionSample[] =>
@@ -118,6 +126,22 @@ export function createMetricsExporter(options: MetricsExporterOptions): MetricsE
         const labels = exportLabels(host, s.metric, s.labels, true);
         const out = { labels, timeMs: s.timeMs, value: s.value };
         for (const d of destinations) if (d.accepts(labels)) d.offer(out);
+      }
+    },
+    offerScrapes(host, scrapes) {
+      if (destinations.length === 0) return;
+      for (const sc of scrapes) {
+        const { series, values, timeMs } = sc;
+        for (let i = 0; i < series.length; i++) {
+          const s = series[i]!;
+          let route = routes.get(s);
+          if (route === undefined) {
+            const labels = exportLabels(host, s.metric, s.labels, true);
+            route = { labels, to: destinations.filter((d) => d.accepts(labels)) };
+            routes.set(s, route);
+          }
+          for (const d of route.to) d.offer({ labels: route.labels, timeMs, value: values[i]! });
+        }
       }
     },
     render() {

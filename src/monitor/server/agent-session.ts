@@ -25,7 +25,7 @@ export interface CommandResult {
 
 /** One message for the agent, in domain terms (converted to ServerMessage at the edge). */
 export type Outgoing =
-  | { kind: 'welcome'; configJson: string }
+  | { kind: 'welcome'; configJson: string; protocol: number; maxSeriesRefs: number }
   | { kind: 'ack'; seq: bigint }
   | { kind: 'command'; command: OutgoingCommand }
   | { kind: 'task'; task: TaskOutgoing };
@@ -56,7 +56,7 @@ export class AgentSession {
   readonly labels: Readonly<Record<string, string>>;
   readonly openedAtMs = Date.now();
   private readonly maxPending: number;
-  private welcome: string | undefined;
+  private welcome: { configJson: string; protocol: number; maxSeriesRefs: number } | undefined;
   private ackSeq: bigint | undefined;
   private readonly commands: OutgoingCommand[] = [];
   private readonly tasks: TaskOutgoing[] = [];
@@ -76,8 +76,9 @@ export class AgentSession {
     return this.closed;
   }
 
-  sendWelcome(configJson: string): void {
-    this.welcome = configJson;
+  /** Queues the ServerWelcome: the stored config, the stream protocol the server speaks and its ref bound. */
+  sendWelcome(configJson: string, protocol: number, maxSeriesRefs: number): void {
+    this.welcome = { configJson, protocol, maxSeriesRefs };
     this.notify();
   }
 
@@ -141,9 +142,9 @@ export class AgentSession {
   async *outgoing(): AsyncGenerator<Outgoing> {
     for (;;) {
       if (this.welcome !== undefined) {
-        const configJson = this.welcome;
+        const w = this.welcome;
         this.welcome = undefined;
-        yield { kind: 'welcome', configJson };
+        yield { kind: 'welcome', ...w };
         continue;
       }
       if (this.closed) {

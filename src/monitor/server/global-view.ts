@@ -3,10 +3,15 @@
  * connected, the last value of every series, its current config, when it was last heard from, and the
  * samples received, rejected, refused and reported dropped. Memory is bounded: at most `maxHosts` hosts
  * and `maxSeriesPerHost` series per host; what does not fit is refused and counted.
+ *
+ * Batches come in two forms (monitor.proto): one sample per Metric (`ingest`), or series resolved once per
+ * stream (`resolveSeries`, through the stream's ref table) and then scrapes of (series, value) pairs
+ * (`ingestScrapes`), which costs no string work per sample. Each series is one `ViewSeries` object, its
+ * last sample updated in place.
  */
 import { EventEmitter } from 'node:events';
 import { parseMonitorConfig, type MonitorConfig } from '../monitor-config.js';
-import { checkSample, REJECT_REASONS, seriesKey, type RejectReason, type Sample } from './sample-validate.js';
+import { checkSample, checkSeries, checkTime, REJECT_REASONS, seriesKey, type RejectReason, type Sample } from './sample-validate.js';
 
 export interface GlobalViewOptions {
   /** Most series (metric + labels) remembered per host; new series beyond it are refused. Default 10 000. */
@@ -55,8 +60,46 @@ export interface AgentSnapshot {
   batchesDuplicate: number;
   /** Highest batch seq taken from the current agent process. */
   lastSeq: bigint;
+  /** Stream protocol of the last batch: 1 (a Metric per sample), 2 (series references); 0 before any. */
+  protocol: number;
   /** The latest sample of every series (only when asked for). */
   lastMetrics?: Sample[];
+}
+
+/** One series of one host in the view: its identity, and its latest sample (updated in place). */
+export interface ViewSeries {
+  /** `metric{a="1",b="2"}`, labels sorted (seriesKey). */
+  readonly key: string;
+  readonly metric: string;
+  /** Frozen. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Time of the latest sample (ms since the epoch; -1 while the series has none). */
+  timeMs: number;
+  value: number;
+  /** Always undefined (tells a series from a SeriesMiss). */
+  readonly miss: undefined;
+}
+
+/** A series definition whose samples are not taken: refused by the series cap, or invalid. */
+export interface SeriesMiss {
+  readonly miss: 'refused' | RejectReason;
+}
+
+/** What a series definition resolves to. */
+export type ResolvedSeries = ViewSeries | SeriesMiss;
+
+/** A scrape as the stream's ref table resolved it: values[i] belongs to series[i]. */
+export interface ResolvedScrape {
+  timeMs: number;
+  series: readonly ResolvedSeries[];
+  values: ArrayLike<number>;
+}
+
+/** The samples of one scrape that were taken: values[i] belongs to series[i], all at timeMs. */
+export interface TakenScrape {
+  timeMs: number;
+  series: ViewSeries[];
+  values: number[];
 }
 
 /** What one batch did to the view. */
@@ -68,7 +111,9 @@ export interface IngestResult {
   accepted: number;
   rejected: number;
   refused: number;
-  /** The samples taken (for logging). */
+  /** The samples taken, by scrape (every form of batch). */
+  scrapes: TakenScrape[];
+  /** The samples taken as Sample objects: only filled by `ingest` (one Metric per sample). */
   samples: Sample[];
   /** Reasons of the rejected samples, with counts. */
   reasons: Partial<Record<RejectReason, number>>;
@@ -77,7 +122,10 @@ export interface IngestResult {
 export interface BatchInput {
   seq: bigint;
   droppedTotal: bigint;
+  /** Protocol 1: one Metric per sample. */
   metrics: (Sample & { hostname: string })[];
+  /** Protocol 2: scrapes whose refs the stream's table resolved (SeriesRefTable). */
+  scrapes?: readonly ResolvedScrape[];
 }
 
 export interface HelloInput {
@@ -112,8 +160,17 @@ interface HostState {
   batchesReceived: number;
   batchesDuplicate: number;
   lastSeq: bigint;
-  series: Map<string, Sample>;
+  series: Map<string, ViewSeries>;
+  /** The series in key order; undefined after a series was added (sorted again when asked). */
+  sorted: ViewSeries[] | undefined;
+  /** Stream protocol of the last batch (1: a Metric per sample, 2: series references; 0: none yet). */
+  protocol: number;
 }
+
+const MISSES: Record<SeriesMiss['miss'], SeriesMiss> = Object.freeze({
+  refused: { miss: 'refused' },
+  ...(Object.fromEntries(REJECT_REASONS.map((r) => [r, Object.freeze({ miss: r })])) as Record<RejectReason, SeriesMiss>),
+});
 
 function zeroReasons(): Record<RejectReason, number> {
   return Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
@@ -173,6 +230,8 @@ export class GlobalView extends EventEmitter<GlobalViewEventMap> {
       batchesDuplicate: 0,
       lastSeq: 0n,
       series: new Map(),
+      sorted: undefined,
+      protocol: 0,
     };
     this.hosts.set(hostname, h);
     this.emit('agent:added', hostname);
@@ -256,48 +315,158 @@ export class GlobalView extends EventEmitter<GlobalViewEventMap> {
     return this.hosts.get(hostname)?.storedConfigJson ?? '';
   }
 
-  /** Takes a batch from `hostname`'s stream: drops a resend, validates every sample, bounds the series. */
-  ingest(hostname: string, batch: BatchInput): IngestResult {
-    const h = this.hosts.get(hostname);
-    const result: IngestResult = { taken: false, ackSeq: batch.seq, accepted: 0, rejected: 0, refused: 0, samples: [], reasons: {} };
-    if (h === undefined) return result;
-    const now = this.now();
-    h.lastSeenMs = now;
-    if (batch.seq <= h.lastSeq) {
+  /**
+   * Starts taking batch `seq`: false (and the result says what to ack) when the seq was already taken
+   * (a resend), else counts the batch and the agent's dropped total.
+   */
+  private begin(h: HostState, seq: bigint, droppedTotal: bigint, result: IngestResult): boolean {
+    h.lastSeenMs = this.now();
+    if (seq <= h.lastSeq) {
       h.batchesDuplicate += 1;
       result.ackSeq = h.lastSeq;
-      return result;
+      return false;
     }
     result.taken = true;
-    h.lastSeq = batch.seq;
+    h.lastSeq = seq;
     h.batchesReceived += 1;
     // The agent's running total: it only grows within one agent process.
-    const dropped = Number(batch.droppedTotal);
+    const dropped = Number(droppedTotal);
     if (Number.isSafeInteger(dropped) && dropped > h.samplesDropped) h.samplesDropped = dropped;
-    for (const m of batch.metrics) {
+    return true;
+  }
+
+  private reject(h: HostState, result: IngestResult, reason: RejectReason, n = 1): void {
+    result.rejected += n;
+    result.reasons[reason] = (result.reasons[reason] ?? 0) + n;
+    h.rejectedByReason[reason] += n;
+  }
+
+  /** The host's series with this key, created when new; undefined when the host is at its series cap. */
+  private seriesOf(h: HostState, key: string, metric: string, labels: Record<string, string>): ViewSeries | undefined {
+    const s = h.series.get(key);
+    if (s !== undefined) return s;
+    if (h.series.size >= this.maxSeries) return undefined;
+    const created: ViewSeries = { key, metric, labels: Object.freeze({ ...labels }), timeMs: -1, value: 0, miss: undefined };
+    h.series.set(key, created);
+    h.sorted = undefined;
+    return created;
+  }
+
+  /**
+   * Takes a batch from `hostname`'s stream: drops a resend, validates every sample, bounds the series.
+   * Samples of one Metric each are checked one by one; scrapes (series resolved once per stream) per scrape
+   * and per value only.
+   */
+  ingest(hostname: string, batch: BatchInput): IngestResult {
+    const h = this.hosts.get(hostname);
+    const result: IngestResult = { taken: false, ackSeq: batch.seq, accepted: 0, rejected: 0, refused: 0, scrapes: [], samples: [], reasons: {} };
+    if (h === undefined || !this.begin(h, batch.seq, batch.droppedTotal, result)) return result;
+    if (batch.metrics.length > 0) this.takeMetrics(h, batch.metrics, result);
+    if (batch.scrapes !== undefined && batch.scrapes.length > 0) this.takeScrapes(h, batch.scrapes, result);
+    h.samplesReceived += result.accepted;
+    this.emit('agent:changed', hostname);
+    return result;
+  }
+
+  private takeMetrics(h: HostState, metrics: readonly (Sample & { hostname: string })[], result: IngestResult): void {
+    const hostname = h.hostname;
+    const now = h.lastSeenMs;
+    h.protocol = 1;
+    let scrape: TakenScrape | undefined;
+    for (const m of metrics) {
       const reason = checkSample(m, hostname, now);
       if (reason !== undefined) {
-        result.rejected += 1;
-        result.reasons[reason] = (result.reasons[reason] ?? 0) + 1;
-        h.rejectedByReason[reason] += 1;
+        this.reject(h, result, reason);
         continue;
       }
-      const key = seriesKey(m.metric, m.labels);
-      const prev = h.series.get(key);
-      if (prev === undefined && h.series.size >= this.maxSeries) {
+      const series = this.seriesOf(h, seriesKey(m.metric, m.labels), m.metric, m.labels);
+      if (series === undefined) {
         result.refused += 1;
         h.seriesRefused += 1;
         continue;
       }
-      const sample: Sample = { timeMs: m.timeMs, metric: m.metric, value: m.value, labels: m.labels };
       // A late (backlog) sample never replaces a newer one.
-      if (prev === undefined || prev.timeMs <= sample.timeMs) h.series.set(key, sample);
+      if (series.timeMs <= m.timeMs) {
+        series.timeMs = m.timeMs;
+        series.value = m.value;
+      }
       result.accepted += 1;
-      result.samples.push(sample);
+      result.samples.push({ timeMs: m.timeMs, metric: series.metric, value: m.value, labels: series.labels });
+      if (scrape?.timeMs !== m.timeMs) result.scrapes.push((scrape = { timeMs: m.timeMs, series: [], values: [] }));
+      scrape.series.push(series);
+      scrape.values.push(m.value);
     }
-    h.samplesReceived += result.accepted;
-    this.emit('agent:changed', hostname);
-    return result;
+  }
+
+  /**
+   * Resolves a series definition of `hostname`'s stream: the view's series (created when new), or why its
+   * samples will not be taken (invalid name or labels, or the host is at its series cap). Resolved once per
+   * stream and ref; the ref table keeps the answer.
+   */
+  resolveSeries(hostname: string, metric: string, labels: Record<string, string>): ResolvedSeries {
+    const h = this.hosts.get(hostname);
+    if (h === undefined) return MISSES.refused;
+    const bad = checkSeries(metric, labels);
+    if (bad !== undefined) return MISSES[bad];
+    return this.seriesOf(h, seriesKey(metric, labels), metric, labels) ?? MISSES.refused;
+  }
+
+  /**
+   * Scrapes whose refs the stream's table resolved: per scrape the time is checked once, per sample only
+   * that the value is finite; samples of refused or invalid series are counted. No string work and no
+   * allocation per sample besides the taken arrays.
+   */
+  private takeScrapes(h: HostState, scrapes: readonly ResolvedScrape[], result: IngestResult): void {
+    h.protocol = 2;
+    const now = h.lastSeenMs;
+    let nonFinite = 0;
+    let refused = 0;
+    for (const sc of scrapes) {
+      const t = sc.timeMs;
+      const n = sc.series.length;
+      if (checkTime(t, now) !== undefined) {
+        this.reject(h, result, 'bad_time', n);
+        continue;
+      }
+      const series: ViewSeries[] = [];
+      const values: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const s = sc.series[i]!;
+        const v = sc.values[i]!;
+        if (s.miss !== undefined) {
+          if (s.miss === 'refused') refused += 1;
+          else this.reject(h, result, s.miss);
+          continue;
+        }
+        // Finite: v - v is 0 (NaN and ±Infinity give NaN).
+        if (v - v !== 0) {
+          nonFinite += 1;
+          continue;
+        }
+        if (s.timeMs <= t) {
+          s.timeMs = t;
+          s.value = v;
+        }
+        series.push(s);
+        values.push(v);
+      }
+      if (series.length > 0) result.scrapes.push({ timeMs: t, series, values });
+      result.accepted += series.length;
+    }
+    if (nonFinite > 0) this.reject(h, result, 'non_finite', nonFinite);
+    result.refused += refused;
+    h.seriesRefused += refused;
+  }
+
+  /** The host's series count and its samples refused by the series cap (cheap; no snapshot). */
+  seriesCounts(hostname: string): { series: number; seriesRefused: number } {
+    const h = this.hosts.get(hostname);
+    return { series: h?.series.size ?? 0, seriesRefused: h?.seriesRefused ?? 0 };
+  }
+
+  /** The stream protocol of the host's last batch (1 or 2; 0 when none yet). */
+  protocol(hostname: string): number {
+    return this.hosts.get(hostname)?.protocol ?? 0;
   }
 
   /** The last batch seq taken from the host (0n when unknown). */
@@ -338,11 +507,15 @@ export class GlobalView extends EventEmitter<GlobalViewEventMap> {
       batchesReceived: h.batchesReceived,
       batchesDuplicate: h.batchesDuplicate,
       lastSeq: h.lastSeq,
+      protocol: h.protocol,
     };
     if (options.metrics === true) {
-      snap.lastMetrics = [...h.series.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([, s]) => ({ ...s, labels: { ...s.labels } }));
+      // Sorted once per new series, not per snapshot (the dashboard asks every 500 ms per busy host).
+      h.sorted ??= [...h.series.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const out: Sample[] = [];
+      // Labels are frozen: shared, not copied.
+      for (const s of h.sorted) if (s.timeMs >= 0) out.push({ timeMs: s.timeMs, metric: s.metric, value: s.value, labels: s.labels });
+      snap.lastMetrics = out;
     }
     return snap;
   }

@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Code, FlotillaError } from '../../core/errors.js';
+import { openEventStream } from '../../core/event-stream.js';
 import type { Coord } from '../../coord/index.js';
 import { configKey, parseMonitorConfig } from '../monitor-config.js';
 import type { AgentSnapshot, GlobalView } from './global-view.js';
@@ -37,6 +38,8 @@ export interface AgentJson {
   batchesReceived: number;
   batchesDuplicate: number;
   lastSeq: string;
+  /** Stream protocol of the host's last batch: 1 (a Metric per sample), 2 (series references); 0 before any. */
+  protocol: number;
   lastMetrics?: { time: string; timeMs: number; metric: string; labels: Record<string, string>; value: number }[];
 }
 
@@ -62,9 +65,20 @@ export function toAgentJson(s: AgentSnapshot): AgentJson {
     batchesReceived: s.batchesReceived,
     batchesDuplicate: s.batchesDuplicate,
     lastSeq: s.lastSeq.toString(),
+    protocol: s.protocol,
   };
   if (s.lastMetrics !== undefined) {
-    out.lastMetrics = s.lastMetrics.map((m) => ({ time: new Date(m.timeMs).toISOString(), timeMs: m.timeMs, metric: m.metric, labels: m.labels, value: m.value }));
+    // The samples of one scrape share their time: format each time once (this runs for every busy host
+    // every 500 ms while the dashboard feed is on).
+    let lastMs = Number.NaN;
+    let lastIso = '';
+    out.lastMetrics = s.lastMetrics.map((m) => {
+      if (m.timeMs !== lastMs) {
+        lastMs = m.timeMs;
+        lastIso = new Date(m.timeMs).toISOString();
+      }
+      return { time: lastIso, timeMs: m.timeMs, metric: m.metric, labels: m.labels, value: m.value };
+    });
   }
   return out;
 }
@@ -137,9 +151,8 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
   app.get('/api/v1/agents', async (request) => ({ agents: view.snapshots({ metrics: wantsMetrics(request) }).map(toAgentJson) }));
 
   app.get('/api/v1/agents/events', (request, reply) => {
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const raw = openEventStream(request, reply);
+    if (raw === undefined) return;
     const c: EventClient = { reply, metrics: wantsMetrics(request), dirty: new Set(), blocked: false };
     clients.add(c);
     raw.on('drain', () => {
@@ -181,7 +194,13 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
     app.put<{ Params: { host: string } }>('/api/v1/agents/:host/config', async (request) => {
       const host = hostParam(request.params.host);
       // The agent's own check (parseMonitorConfig), so the store never holds a config the agent refuses.
-      const json = JSON.stringify(request.body ?? null);
+      let json: string;
+      try {
+        json = JSON.stringify(request.body ?? null);
+      } catch {
+        // Only a body nested deeper than the stack allows fails here.
+        throw new FlotillaError(Code.INVALID_ARGUMENT, 'the config is not a monitor config: it is nested too deeply');
+      }
       const parsed = parseMonitorConfig(json);
       if (parsed.error !== undefined) throw new FlotillaError(Code.INVALID_ARGUMENT, parsed.error);
       const r = await coord().put(configKey(host), Buffer.from(json));

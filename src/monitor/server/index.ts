@@ -11,13 +11,12 @@ import type { Logger } from '../../core/log.js';
 import { version } from '../../core/version.js';
 import type { Coord } from '../../coord/index.js';
 import { createConfigWatch, createDefaultConfigWriter } from './default-config.js';
-import { GlobalView } from './global-view.js';
+import { GlobalView, type TakenScrape } from './global-view.js';
 import { createHeartbeatWatch } from './heartbeat-watch.js';
 import { registerAgentRoutes, type AgentRoutes } from './http-routes.js';
 import { createMonitorServiceImpl, registerMonitorService, SessionRegistry, type SampleStore } from './monitor-service.js';
 import type { PrefixWatch } from './prefix-watch.js';
 import { createSampleLog } from './sample-log.js';
-import type { Sample } from './sample-validate.js';
 import { TaskChannel, type RemoteTaskChannel } from './task-channel.js';
 
 export interface MonitorServerOptions {
@@ -36,8 +35,8 @@ export interface MonitorServerOptions {
   helloTimeoutMs?: number;
   /** Coalescing period of the HTTP event stream. Default 500 ms. */
   eventFlushMs?: number;
-  /** Receives the samples of every batch taken (remote write); called synchronously, must not block. */
-  onSamples?: (hostname: string, samples: readonly Sample[]) => void;
+  /** Receives the samples of every batch taken, by scrape (remote write); called synchronously, must not block. */
+  onSamples?: (hostname: string, scrapes: readonly TakenScrape[]) => void;
   /** How long an agent may stay disconnected before its running workflow tasks are lost. Default 10 000 ms. */
   taskLostAfterMs?: number;
   /** Stores every accepted sample before its batch is acked (the time-series store). Default: none. */
@@ -79,6 +78,8 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
       serverVersion: version,
       onHello: (host) => writer?.ensure(host),
       onSamples: options.onSamples,
+      // Room for every series the host may have, and as many again for series the agent replaced.
+      maxSeriesRefs: 2 * (options.maxSeriesPerHost ?? 10_000),
       tasks,
       helloTimeoutMs: options.helloTimeoutMs,
       defaultCommandTimeoutMs: options.defaultCommandTimeoutMs,
@@ -124,7 +125,7 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
 
 export { GlobalView } from './global-view.js';
 export type { SampleStore } from './monitor-service.js';
-export type { AgentSnapshot, GlobalViewEventMap, GlobalViewOptions, IngestResult } from './global-view.js';
+export type { AgentSnapshot, GlobalViewEventMap, GlobalViewOptions, IngestResult, TakenScrape, ViewSeries } from './global-view.js';
 export { COMMAND_ACTIONS, validateCommand, type CommandAction } from './command-validate.js';
 export { toAgentJson, type AgentJson } from './http-routes.js';
 export { writeDefaultConfig } from './default-config.js';

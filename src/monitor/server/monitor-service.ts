@@ -5,6 +5,10 @@
  * down the stream, matching acks by command id. A second stream from the same host replaces the first
  * (the agent reconnected before the server noticed the old one was gone). SendCommand validates the
  * action and payload, routes to the host's stream and waits for the ack; ListAgents reads the view.
+ *
+ * Batches come in either form of monitor.proto: series references (protocol 2, announced in the welcome
+ * with the ref bound; each stream has its own SeriesRefTable) or one Metric per sample (protocol 1, still
+ * accepted). Taken samples go to the store, the sample log and `onSamples` as scrapes, batch by batch.
  */
 import { create } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
@@ -21,19 +25,19 @@ import {
 import { labelProblem, MAX_LABELS } from '../agent/agent-labels.js';
 import { AgentSession, type CommandResult } from './agent-session.js';
 import { validateCommand } from './command-validate.js';
-import type { GlobalView } from './global-view.js';
+import type { GlobalView, TakenScrape } from './global-view.js';
 import type { SampleLog } from './sample-log.js';
-import type { Sample } from './sample-validate.js';
 import { checkHostname } from './sample-validate.js';
-import type { AppendResult } from '../tsdb/types.js';
+import { SeriesRefTable } from './series-refs.js';
+import { createScrapeAppender, type SampleStore } from './store-append.js';
 import type { TaskChannel } from './task-channel.js';
 import { fromTaskLog, fromTaskResult } from './task-wire.js';
 import { fromBatch, toAgentInfo, toConnectError, toServerMessage } from './wire-convert.js';
 
-/** The part of the time-series store ingestion uses (src/monitor/tsdb). */
-export interface SampleStore {
-  appendHost(host: string, samples: readonly Sample[]): Promise<AppendResult>;
-}
+export type { SampleStore } from './store-append.js';
+
+/** The highest stream protocol this server speaks (monitor.proto: 1 a Metric per sample, 2 series references). */
+export const SERVER_PROTOCOL = 2;
 
 export interface MonitorServiceDeps {
   view: GlobalView;
@@ -44,8 +48,10 @@ export interface MonitorServiceDeps {
   serverVersion: string;
   /** Called when an agent says hello (e.g. to write its default config). */
   onHello?: (hostname: string) => void;
-  /** Called with the samples of every batch taken (e.g. for remote write); must return at once. */
-  onSamples?: (hostname: string, samples: readonly Sample[]) => void;
+  /** Called with the samples of every batch taken, by scrape (e.g. for remote write); must return at once. */
+  onSamples?: (hostname: string, scrapes: readonly TakenScrape[]) => void;
+  /** Size of each stream's ref table (refs must be below it; told to the agent in its welcome). Default 20 000. */
+  maxSeriesRefs?: number;
   /** Workflow task attempts on agents (run_task, task logs and results). */
   tasks?: TaskChannel;
   /** Longest wait for the first message of a stream. Default 10 000 ms. */
@@ -133,31 +139,39 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
   const defaultTimeoutMs = deps.defaultCommandTimeoutMs ?? 10_000;
   const maxTimeoutMs = deps.maxCommandTimeoutMs ?? 300_000;
+  const maxSeriesRefs = deps.maxSeriesRefs ?? 20_000;
+  const appendScrapes = deps.store !== undefined ? createScrapeAppender(deps.store) : undefined;
 
   /** Reads the agent's messages until the stream ends; the session is closed when it does. */
   async function readLoop(it: AsyncIterator<AgentMessage>, session: AgentSession, hostname: string): Promise<void> {
+    // This stream's refs (protocol 2); a new stream starts with an empty table.
+    const refs = new SeriesRefTable(maxSeriesRefs, (metric, labels) => view.resolveSeries(hostname, metric, labels));
     for (;;) {
       const next = await it.next();
       if (next.done === true || session.isClosed) return;
       const kind = next.value.kind;
       switch (kind.case) {
         case 'batch': {
+          const input = fromBatch(kind.value);
+          // Definitions first, also in a resend that is dropped: later batches of the stream use them. A
+          // protocol error (unknown ref, ref out of range) ends the stream before anything is taken.
+          if (input.series.length > 0) refs.define(input.series);
+          const resolved = input.scrapes.length > 0 ? refs.resolveScrapes(input.scrapes) : undefined;
           const previousSeq = view.lastSeq(hostname);
-          const result = view.ingest(hostname, fromBatch(kind.value));
-          const snap = view.snapshot(hostname);
-          deps.sampleLog.batch(hostname, kind.value.seq, kind.value.backlog, result, { series: snap?.series ?? 0, seriesRefused: snap?.seriesRefused ?? 0 });
-          if (deps.store !== undefined && result.taken && result.samples.length > 0) {
+          const result = view.ingest(hostname, { seq: input.seq, droppedTotal: input.droppedTotal, metrics: input.metrics, ...(resolved !== undefined ? { scrapes: resolved } : {}) });
+          deps.sampleLog.batch(hostname, kind.value.seq, kind.value.backlog, result, view.seriesCounts(hostname));
+          if (appendScrapes !== undefined && result.taken && result.accepted > 0) {
             // The ack means durable: store first. On failure the batch is given back (the agent resends it).
             try {
-              const stored = await deps.store.appendHost(hostname, result.samples);
-              if (stored.accepted < result.samples.length) logger.debug({ host: hostname, seq: kind.value.seq.toString(), refused: stored.rejected }, 'samples refused by the time-series store');
+              const stored = await appendScrapes(hostname, result.scrapes);
+              if (stored.accepted < result.accepted) logger.debug({ host: hostname, seq: kind.value.seq.toString(), refused: stored.rejected }, 'samples refused by the time-series store');
             } catch (err) {
               view.untake(hostname, kind.value.seq, previousSeq);
               throw new FlotillaError(Code.UNAVAILABLE, `samples of ${hostname} could not be stored: ${FlotillaError.from(err).rawMessage}`, { cause: err });
             }
           }
           session.ackBatch(result.ackSeq);
-          if (result.accepted > 0) deps.onSamples?.(hostname, result.samples);
+          if (result.accepted > 0) deps.onSamples?.(hostname, result.scrapes);
           break;
         }
         case 'ack': {
@@ -206,12 +220,12 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
       const session = new AgentSession({ hostname, incarnation: hello.incarnation, labels: { ...hello.labels } });
       const replaced = sessions.open(session);
       logger.info(
-        { host: hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq.toString() },
+        { host: hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq.toString(), protocol: Math.min(Math.max(hello.protocol, 1), SERVER_PROTOCOL) },
         `agent ${hostname} connected${replaced !== undefined ? ' (replacing its previous stream)' : ''}`,
       );
       deps.onHello?.(hostname);
       deps.tasks?.sessionOpened(session);
-      session.sendWelcome(view.storedConfigJson(hostname));
+      session.sendWelcome(view.storedConfigJson(hostname), SERVER_PROTOCOL, maxSeriesRefs);
       view.setReportedConfig(hostname, hello.configJson);
       const onAbort = (): void => session.close();
       ctx.signal.addEventListener('abort', onAbort, { once: true });

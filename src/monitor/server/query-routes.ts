@@ -81,8 +81,12 @@ type Params = Record<string, string | string[] | undefined>;
 function params(request: FastifyRequest): Params {
   const q = (request.query ?? {}) as Params;
   const body = request.body;
-  if (body !== null && typeof body === 'object') return { ...q, ...(body as Params) };
-  return q;
+  if (body === null || typeof body !== 'object') return q;
+  // A JSON body may carry the parameters too, each a string or a list of strings, as a form would.
+  for (const [name, v] of Object.entries(body)) {
+    if (typeof v !== 'string' && !(Array.isArray(v) && v.every((e) => typeof e === 'string'))) throw badParam(name, 'expected a string');
+  }
+  return { ...q, ...(body as Params) };
 }
 function one(p: Params, name: string): string | undefined {
   const v = p[name];

@@ -36,7 +36,14 @@ export function createSampleLog(options: SampleLogOptions): SampleLog {
         return;
       }
       const level = options.logSamples === true ? 'info' : 'debug';
-      if (logger.isLevelEnabled(level)) for (const s of result.samples) logger[level](formatSample(hostname, s));
+      if (logger.isLevelEnabled(level)) {
+        for (const sc of result.scrapes) {
+          for (let i = 0; i < sc.series.length; i++) {
+            const s = sc.series[i]!;
+            logger[level](formatSample(hostname, { timeMs: sc.timeMs, metric: s.metric, value: sc.values[i]!, labels: s.labels }));
+          }
+        }
+      }
       logger.info(
         { host: hostname, seq: seq.toString(), accepted: result.accepted, rejected: result.rejected, refused: result.refused, backlog },
         `batch ${seq} from ${hostname}: ${result.accepted} samples${backlog ? ' (backlog)' : ''}` +

@@ -38,19 +38,29 @@ export function checkHostname(name: string): string | undefined {
   return undefined;
 }
 
+/** Undefined when `t` (ms since the epoch) is a usable sample time at server time `nowMs`. */
+export function checkTime(t: number, nowMs: number): 'bad_time' | undefined {
+  return Number.isFinite(t) && t > 0 && t <= nowMs + MAX_FUTURE_SKEW_MS ? undefined : 'bad_time';
+}
+
+/** Undefined when a metric name and labels make a usable series. */
+export function checkSeries(metric: string, labels: Record<string, string>): 'bad_name' | 'bad_labels' | undefined {
+  if (!METRIC_RE.test(metric)) return 'bad_name';
+  const names = Object.keys(labels);
+  if (names.length > MAX_LABELS) return 'bad_labels';
+  for (const n of names) {
+    if (!LABEL_NAME_RE.test(n)) return 'bad_labels';
+    if (labels[n]!.length > MAX_LABEL_VALUE_CHARS) return 'bad_labels';
+  }
+  return undefined;
+}
+
 /** Undefined when the sample may be taken from `host`'s stream at server time `nowMs`. */
 export function checkSample(sample: Sample & { hostname: string }, host: string, nowMs: number): RejectReason | undefined {
   if (sample.hostname !== '' && sample.hostname !== host) return 'wrong_host';
   if (!Number.isFinite(sample.value)) return 'non_finite';
   if (!METRIC_RE.test(sample.metric)) return 'bad_name';
-  if (!Number.isFinite(sample.timeMs) || sample.timeMs <= 0 || sample.timeMs > nowMs + MAX_FUTURE_SKEW_MS) return 'bad_time';
-  const names = Object.keys(sample.labels);
-  if (names.length > MAX_LABELS) return 'bad_labels';
-  for (const n of names) {
-    if (!LABEL_NAME_RE.test(n)) return 'bad_labels';
-    if (sample.labels[n]!.length > MAX_LABEL_VALUE_CHARS) return 'bad_labels';
-  }
-  return undefined;
+  return checkTime(sample.timeMs, nowMs) ?? checkSeries(sample.metric, sample.labels);
 }
 
 /** The series identity: `metric{a="1",b="2"}` with labels sorted by name (also how samples are printed). */

@@ -12,20 +12,36 @@ import {
 import type { Outgoing } from './agent-session.js';
 import type { AgentSnapshot, BatchInput } from './global-view.js';
 import type { Sample } from './sample-validate.js';
+import type { ScrapeInput, SeriesDefInput } from './series-refs.js';
 import { toTaskMessage } from './task-wire.js';
 
-export function fromBatch(batch: MetricBatch): BatchInput {
+/** A MetricBatch in domain terms: both forms (a batch may carry either, or both). */
+export interface WireBatch {
+  seq: bigint;
+  droppedTotal: bigint;
+  /** Protocol 1: one Metric per sample. */
+  metrics: BatchInput['metrics'];
+  /** Protocol 2: definitions, then scrapes of refs (the arrays are the decoded ones, not copies). */
+  series: SeriesDefInput[];
+  scrapes: ScrapeInput[];
+}
+
+export function fromBatch(batch: MetricBatch): WireBatch {
   return {
     seq: batch.seq,
     droppedTotal: batch.droppedTotal,
     metrics: batch.metrics.map((m: Metric) => ({ timeMs: Number(m.timeMs), hostname: m.hostname, metric: m.metric, value: m.value, labels: m.labels })),
+    series: batch.series.map((d) => ({ ref: d.ref, metric: d.metric, labels: d.labels })),
+    scrapes: batch.scrapes.map((s) => ({ timeMs: Number(s.timeMs), refs: s.refs, values: s.values })),
   };
 }
 
 export function toServerMessage(out: Outgoing, serverVersion: string): ServerMessage {
   switch (out.kind) {
     case 'welcome':
-      return create(ServerMessageSchema, { kind: { case: 'welcome', value: { serverVersion, configJson: out.configJson } } });
+      return create(ServerMessageSchema, {
+        kind: { case: 'welcome', value: { serverVersion, configJson: out.configJson, protocol: out.protocol, maxSeriesRefs: out.maxSeriesRefs } },
+      });
     case 'ack':
       return create(ServerMessageSchema, { kind: { case: 'batchAck', value: { seq: out.seq } } });
     case 'command':

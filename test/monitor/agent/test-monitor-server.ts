@@ -5,6 +5,10 @@
  * taken by the same agent incarnation is not recorded again) and acked with BatchAck(seq); commands go
  * down the stream and their CommandAcks resolve sendCommand(). It listens on 127.0.0.1 (a free port, or
  * the same port again after restart()) and destroys open HTTP/2 sessions on stop.
+ *
+ * It speaks protocol 2 (series references: a ref table per stream, batches recorded with each sample as
+ * a Metric, as the agent meant it) unless made with `{ protocol: 1 }`, which answers like a server older
+ * than the field (its welcome names no protocol) and records only `MetricBatch.metrics`.
  */
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
@@ -12,8 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import type { AgentHello, AgentMessage, CommandAck, Metric, ServerMessage } from '../../../src/gen/flotilla/v1/monitor_pb.js';
-import { MonitorService, ServerMessageSchema } from '../../../src/gen/flotilla/v1/monitor_pb.js';
+import type { AgentHello, AgentMessage, CommandAck, Metric, MetricBatch, ServerMessage } from '../../../src/gen/flotilla/v1/monitor_pb.js';
+import { MetricSchema, MonitorService, ServerMessageSchema } from '../../../src/gen/flotilla/v1/monitor_pb.js';
 
 export interface ReceivedBatch {
   hostname: string;
@@ -21,7 +25,12 @@ export interface ReceivedBatch {
   seq: number;
   backlog: boolean;
   droppedTotal: number;
+  /** Every sample of the batch (those sent as refs converted back to Metrics). */
   metrics: Metric[];
+  /** Which form carried the samples. */
+  form: 'refs' | 'metrics' | 'both' | 'empty';
+  /** Series definitions the batch carried. */
+  definitions: number;
   receivedAtMs: number;
 }
 
@@ -55,6 +64,15 @@ class Outgoing {
 interface Conn {
   hello: AgentHello;
   out: Outgoing;
+  /** The stream's ref table (protocol 2). */
+  refs: Map<number, { metric: string; labels: Record<string, string> }>;
+}
+
+export interface TestMonitorServerOptions {
+  /** The stream protocol to speak: 2 (series references, default) or 1 (a server older than the field). */
+  protocol?: 1 | 2;
+  /** max_series_refs told in the welcome (protocol 2). Default 1000. */
+  maxSeriesRefs?: number;
 }
 
 export class TestMonitorServer {
@@ -71,6 +89,8 @@ export class TestMonitorServer {
   private server: http2.Http2Server | undefined;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private boundPort = 0;
+
+  constructor(private readonly options: TestMonitorServerOptions = {}) {}
 
   get port(): number {
     return this.boundPort;
@@ -129,11 +149,16 @@ export class TestMonitorServer {
         for await (const msg of requests) {
           if (conn === undefined) {
             if (msg.kind.case !== 'hello') throw new ConnectError('the first message must be AgentHello', Code.InvalidArgument);
-            conn = { hello: msg.kind.value, out };
+            conn = { hello: msg.kind.value, out, refs: new Map() };
             this.hellos.push(msg.kind.value);
             this.conns.get(conn.hello.hostname)?.out.close();
             this.conns.set(conn.hello.hostname, conn);
-            out.push(create(ServerMessageSchema, { kind: { case: 'welcome', value: { serverVersion: 'test', configJson: '' } } }));
+            const v2 = (this.options.protocol ?? 2) === 2;
+            out.push(
+              create(ServerMessageSchema, {
+                kind: { case: 'welcome', value: { serverVersion: 'test', configJson: '', ...(v2 ? { protocol: 2, maxSeriesRefs: this.options.maxSeriesRefs ?? 1000 } : {}) } },
+              }),
+            );
             continue;
           }
           if (msg.kind.case === 'batch') this.onBatch(conn, msg.kind.value);
@@ -154,7 +179,26 @@ export class TestMonitorServer {
     return out.drain();
   }
 
-  private onBatch(conn: Conn, b: { seq: bigint; metrics: Metric[]; droppedTotal: bigint; backlog: boolean }): void {
+  /** The batch's samples as Metrics: its own, then those of its scrapes through the stream's ref table. */
+  private samplesOf(conn: Conn, b: MetricBatch): Metric[] {
+    if ((this.options.protocol ?? 2) === 1) return b.metrics;
+    for (const d of b.series) conn.refs.set(d.ref, { metric: d.metric, labels: { ...d.labels } });
+    const out = [...b.metrics];
+    for (const sc of b.scrapes) {
+      if (sc.refs.length !== sc.values.length) throw new ConnectError('refs and values differ in length', Code.InvalidArgument);
+      sc.refs.forEach((ref, i) => {
+        const def = conn.refs.get(ref);
+        if (def === undefined) throw new ConnectError(`ref ${ref} was never defined on this stream`, Code.InvalidArgument);
+        out.push(create(MetricSchema, { timeMs: sc.timeMs, hostname: conn.hello.hostname, metric: def.metric, value: sc.values[i]!, labels: def.labels }));
+      });
+    }
+    return out;
+  }
+
+  private onBatch(conn: Conn, b: MetricBatch): void {
+    const metrics = this.samplesOf(conn, b);
+    const refs = (this.options.protocol ?? 2) === 2 && b.scrapes.length > 0;
+    const form = refs && b.metrics.length > 0 ? 'both' : refs ? 'refs' : b.metrics.length > 0 ? 'metrics' : 'empty';
     const key = `${conn.hello.hostname}/${conn.hello.incarnation}`;
     const seq = Number(b.seq);
     const last = this.taken.get(key) ?? Number(conn.hello.ackedSeq);
@@ -168,7 +212,9 @@ export class TestMonitorServer {
         seq,
         backlog: b.backlog,
         droppedTotal: Number(b.droppedTotal),
-        metrics: b.metrics,
+        metrics,
+        form,
+        definitions: b.series.length,
         receivedAtMs: Date.now(),
       });
     }

@@ -154,6 +154,18 @@ export interface TestAgentOptions {
   onCommand?: (c: Command) => { ok: boolean; message: string; resultJson?: string } | undefined;
   /** Do not send the hello (to test the server's refusal). */
   noHello?: boolean;
+  /** The protocol named in the hello. Default 2. */
+  protocol?: number;
+}
+
+/** A batch in the series-reference form (protocol 2): definitions, then scrapes of (ref, value) pairs. */
+export interface RefBatch {
+  series?: { ref: number; metric: string; labels?: Record<string, string> }[];
+  scrapes?: { timeMs?: number; refs: number[]; values: number[] }[];
+  /** Samples in the per-Metric form in the same batch. */
+  metrics?: { metric: string; value: number; labels?: Record<string, string>; timeMs?: number }[];
+  droppedTotal?: bigint;
+  backlog?: boolean;
 }
 
 /** One agent stream as the proto contract says: hello first, then batches and acks. */
@@ -174,7 +186,15 @@ export class TestAgent {
       this.send({
         kind: {
           case: 'hello',
-          value: { hostname, version: 'test', incarnation: options.incarnation ?? 'inc-1', configJson: '', availableMetrics: ['cpu', 'memory'], ackedSeq: options.ackedSeq ?? 0n },
+          value: {
+            hostname,
+            version: 'test',
+            incarnation: options.incarnation ?? 'inc-1',
+            configJson: '',
+            availableMetrics: ['cpu', 'memory'],
+            ackedSeq: options.ackedSeq ?? 0n,
+            protocol: options.protocol ?? 2,
+          },
         },
       });
     }
@@ -213,6 +233,29 @@ export class TestAgent {
         },
       },
     });
+  }
+
+  /** Sends a batch in the series-reference form. */
+  refBatch(seq: bigint, b: RefBatch): void {
+    this.send({
+      kind: {
+        case: 'batch',
+        value: {
+          seq,
+          droppedTotal: b.droppedTotal ?? 0n,
+          backlog: b.backlog ?? false,
+          series: (b.series ?? []).map((d) => ({ ref: d.ref, metric: d.metric, labels: d.labels ?? {} })),
+          scrapes: (b.scrapes ?? []).map((sc) => ({ timeMs: BigInt(sc.timeMs ?? Date.now()), refs: sc.refs, values: sc.values })),
+          metrics: (b.metrics ?? []).map((m) => ({ timeMs: BigInt(m.timeMs ?? Date.now()), hostname: this.hostname, metric: m.metric, value: m.value, labels: m.labels ?? {} })),
+        },
+      },
+    });
+  }
+
+  /** The welcome, once received. */
+  welcome(): Extract<ServerMessage['kind'], { case: 'welcome' }>['value'] | undefined {
+    const k = this.received[0]?.kind;
+    return k?.case === 'welcome' ? k.value : undefined;
   }
 
   /** The highest batch ack received so far (0n when none). */

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flotilla/v1/monitor.proto.
  */
 export const file_flotilla_v1_monitor: GenFile = /*@__PURE__*/
-  fileDesc("ChlmbG90aWxsYS92MS9tb25pdG9yLnByb3RvEgtmbG90aWxsYS52MSKqAQoGTWV0cmljEg8KB3RpbWVfbXMYASABKAMSEAoIaG9zdG5hbWUYAiABKAkSDgoGbWV0cmljGAMgASgJEg0KBXZhbHVlGAQgASgBEi8KBmxhYmVscxgFIAMoCzIfLmZsb3RpbGxhLnYxLk1ldHJpYy5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImgKC01ldHJpY0JhdGNoEgsKA3NlcRgBIAEoBBIkCgdtZXRyaWNzGAIgAygLMhMuZmxvdGlsbGEudjEuTWV0cmljEhUKDWRyb3BwZWRfdG90YWwYAyABKAQSDwoHYmFja2xvZxgEIAEoCCLrAQoKQWdlbnRIZWxsbxIQCghob3N0bmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2luY2FybmF0aW9uGAMgASgJEhMKC2NvbmZpZ19qc29uGAQgASgJEhkKEWF2YWlsYWJsZV9tZXRyaWNzGAUgAygJEhEKCWFja2VkX3NlcRgGIAEoBBIzCgZsYWJlbHMYByADKAsyIy5mbG90aWxsYS52MS5BZ2VudEhlbGxvLkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPAoNU2VydmVyV2VsY29tZRIWCg5zZXJ2ZXJfdmVyc2lvbhgBIAEoCRITCgtjb25maWdfanNvbhgCIAEoCSIXCghCYXRjaEFjaxILCgNzZXEYASABKAQiUAoHQ29tbWFuZBIKCgJpZBgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFAoMcGF5bG9hZF9qc29uGAMgASgJEhMKC2RlYWRsaW5lX21zGAQgASgDIkoKCkNvbW1hbmRBY2sSCgoCaWQYASABKAkSCgoCb2sYAiABKAgSDwoHbWVzc2FnZRgDIAEoCRITCgtyZXN1bHRfanNvbhgEIAEoCSLzAQoMQWdlbnRNZXNzYWdlEigKBWhlbGxvGAEgASgLMhcuZmxvdGlsbGEudjEuQWdlbnRIZWxsb0gAEikKBWJhdGNoGAIgASgLMhguZmxvdGlsbGEudjEuTWV0cmljQmF0Y2hIABImCgNhY2sYAyABKAsyFy5mbG90aWxsYS52MS5Db21tYW5kQWNrSAASKAoIdGFza19sb2cYCiABKAsyFC5mbG90aWxsYS52MS5UYXNrTG9nSAASLgoLdGFza19yZXN1bHQYCyABKAsyFy5mbG90aWxsYS52MS5UYXNrUmVzdWx0SABCBgoEa2luZEoECAwQHiKlAgoNU2VydmVyTWVzc2FnZRItCgd3ZWxjb21lGAEgASgLMhouZmxvdGlsbGEudjEuU2VydmVyV2VsY29tZUgAEicKB2NvbW1hbmQYAiABKAsyFC5mbG90aWxsYS52MS5Db21tYW5kSAASKgoJYmF0Y2hfYWNrGAMgASgLMhUuZmxvdGlsbGEudjEuQmF0Y2hBY2tIABIoCghydW5fdGFzaxgKIAEoCzIULmZsb3RpbGxhLnYxLlJ1blRhc2tIABIuCgtjYW5jZWxfdGFzaxgLIAEoCzIXLmZsb3RpbGxhLnYxLkNhbmNlbFRhc2tIABIoCgh0YXNrX2FjaxgMIAEoCzIULmZsb3RpbGxhLnYxLlRhc2tBY2tIAEIGCgRraW5kSgQIDRAeIikKCFRhc2tGaWxlEgwKBG5hbWUYASABKAkSDwoHY29udGVudBgCIAEoDCK9AQoHUnVuVGFzaxISCgphdHRlbXB0X2lkGAEgASgJEiQKBWZpbGVzGAIgAygLMhUuZmxvdGlsbGEudjEuVGFza0ZpbGUSDAoEYXJndhgDIAMoCRIqCgNlbnYYBCADKAsyHS5mbG90aWxsYS52MS5SdW5UYXNrLkVudkVudHJ5EhIKCnRpbWVvdXRfbXMYBSABKAMaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIwCgpDYW5jZWxUYXNrEhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkAKB1Rhc2tBY2sSEgoKYXR0ZW1wdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSFAoMcmVzdWx0X3Rha2VuGAMgASgIImoKB1Rhc2tMb2cSEgoKYXR0ZW1wdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSDgoGc3RyZWFtGAMgASgJEgwKBGxpbmUYBCABKAkSDwoHdGltZV9tcxgFIAEoAxIPCgdkcm9wcGVkGAYgASgEIrQBCgpUYXNrUmVzdWx0EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGFzdF9zZXEYAiABKAQSEQoJZXhpdF9jb2RlGAMgASgFEg4KBmV4aXRlZBgEIAEoCBIOCgZzaWduYWwYBSABKAkSEQoJdGltZWRfb3V0GAYgASgIEhEKCWNhbmNlbGxlZBgHIAEoCBIYChBsYXN0X3N0ZG91dF9saW5lGAggASgJEg0KBWVycm9yGAkgASgJImAKElNlbmRDb21tYW5kUmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFAoMcGF5bG9hZF9qc29uGAMgASgJEhIKCnRpbWVvdXRfbXMYBCABKAMiOwoTU2VuZENvbW1hbmRSZXNwb25zZRIkCgNhY2sYASABKAsyFy5mbG90aWxsYS52MS5Db21tYW5kQWNrIiUKEUxpc3RBZ2VudHNSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJIuoBCglBZ2VudEluZm8SEAoIaG9zdG5hbWUYASABKAkSDQoFYWxpdmUYAiABKAgSEQoJY29ubmVjdGVkGAMgASgIEhQKDGxhc3Rfc2Vlbl9tcxgEIAEoAxITCgtjb25maWdfanNvbhgFIAEoCRIYChBzYW1wbGVzX3JlY2VpdmVkGAYgASgEEhcKD3NhbXBsZXNfZHJvcHBlZBgHIAEoBBIpCgxsYXN0X21ldHJpY3MYCCADKAsyEy5mbG90aWxsYS52MS5NZXRyaWMSDwoHdmVyc2lvbhgJIAEoCRIPCgdhZGRyZXNzGAogASgJIjwKEkxpc3RBZ2VudHNSZXNwb25zZRImCgZhZ2VudHMYASADKAsyFi5mbG90aWxsYS52MS5BZ2VudEluZm8y/QEKDk1vbml0b3JTZXJ2aWNlEkoKDUNvbW1hbmRTdHJlYW0SGS5mbG90aWxsYS52MS5BZ2VudE1lc3NhZ2UaGi5mbG90aWxsYS52MS5TZXJ2ZXJNZXNzYWdlKAEwARJQCgtTZW5kQ29tbWFuZBIfLmZsb3RpbGxhLnYxLlNlbmRDb21tYW5kUmVxdWVzdBogLmZsb3RpbGxhLnYxLlNlbmRDb21tYW5kUmVzcG9uc2USTQoKTGlzdEFnZW50cxIeLmZsb3RpbGxhLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uZmxvdGlsbGEudjEuTGlzdEFnZW50c1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChlmbG90aWxsYS92MS9tb25pdG9yLnByb3RvEgtmbG90aWxsYS52MSKqAQoGTWV0cmljEg8KB3RpbWVfbXMYASABKAMSEAoIaG9zdG5hbWUYAiABKAkSDgoGbWV0cmljGAMgASgJEg0KBXZhbHVlGAQgASgBEi8KBmxhYmVscxgFIAMoCzIfLmZsb3RpbGxhLnYxLk1ldHJpYy5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrYBCgtNZXRyaWNCYXRjaBILCgNzZXEYASABKAQSJAoHbWV0cmljcxgCIAMoCzITLmZsb3RpbGxhLnYxLk1ldHJpYxIVCg1kcm9wcGVkX3RvdGFsGAMgASgEEg8KB2JhY2tsb2cYBCABKAgSJgoGc2VyaWVzGAUgAygLMhYuZmxvdGlsbGEudjEuU2VyaWVzRGVmEiQKB3NjcmFwZXMYBiADKAsyEy5mbG90aWxsYS52MS5TY3JhcGUiiwEKCVNlcmllc0RlZhILCgNyZWYYASABKA0SDgoGbWV0cmljGAIgASgJEjIKBmxhYmVscxgDIAMoCzIiLmZsb3RpbGxhLnYxLlNlcmllc0RlZi5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjcKBlNjcmFwZRIPCgd0aW1lX21zGAEgASgDEgwKBHJlZnMYAiADKA0SDgoGdmFsdWVzGAMgAygBIv0BCgpBZ2VudEhlbGxvEhAKCGhvc3RuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSEwoLaW5jYXJuYXRpb24YAyABKAkSEwoLY29uZmlnX2pzb24YBCABKAkSGQoRYXZhaWxhYmxlX21ldHJpY3MYBSADKAkSEQoJYWNrZWRfc2VxGAYgASgEEjMKBmxhYmVscxgHIAMoCzIjLmZsb3RpbGxhLnYxLkFnZW50SGVsbG8uTGFiZWxzRW50cnkSEAoIcHJvdG9jb2wYCCABKA0aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJnCg1TZXJ2ZXJXZWxjb21lEhYKDnNlcnZlcl92ZXJzaW9uGAEgASgJEhMKC2NvbmZpZ19qc29uGAIgASgJEhAKCHByb3RvY29sGAMgASgNEhcKD21heF9zZXJpZXNfcmVmcxgEIAEoDSIXCghCYXRjaEFjaxILCgNzZXEYASABKAQiUAoHQ29tbWFuZBIKCgJpZBgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFAoMcGF5bG9hZF9qc29uGAMgASgJEhMKC2RlYWRsaW5lX21zGAQgASgDIkoKCkNvbW1hbmRBY2sSCgoCaWQYASABKAkSCgoCb2sYAiABKAgSDwoHbWVzc2FnZRgDIAEoCRITCgtyZXN1bHRfanNvbhgEIAEoCSLzAQoMQWdlbnRNZXNzYWdlEigKBWhlbGxvGAEgASgLMhcuZmxvdGlsbGEudjEuQWdlbnRIZWxsb0gAEikKBWJhdGNoGAIgASgLMhguZmxvdGlsbGEudjEuTWV0cmljQmF0Y2hIABImCgNhY2sYAyABKAsyFy5mbG90aWxsYS52MS5Db21tYW5kQWNrSAASKAoIdGFza19sb2cYCiABKAsyFC5mbG90aWxsYS52MS5UYXNrTG9nSAASLgoLdGFza19yZXN1bHQYCyABKAsyFy5mbG90aWxsYS52MS5UYXNrUmVzdWx0SABCBgoEa2luZEoECAwQHiKlAgoNU2VydmVyTWVzc2FnZRItCgd3ZWxjb21lGAEgASgLMhouZmxvdGlsbGEudjEuU2VydmVyV2VsY29tZUgAEicKB2NvbW1hbmQYAiABKAsyFC5mbG90aWxsYS52MS5Db21tYW5kSAASKgoJYmF0Y2hfYWNrGAMgASgLMhUuZmxvdGlsbGEudjEuQmF0Y2hBY2tIABIoCghydW5fdGFzaxgKIAEoCzIULmZsb3RpbGxhLnYxLlJ1blRhc2tIABIuCgtjYW5jZWxfdGFzaxgLIAEoCzIXLmZsb3RpbGxhLnYxLkNhbmNlbFRhc2tIABIoCgh0YXNrX2FjaxgMIAEoCzIULmZsb3RpbGxhLnYxLlRhc2tBY2tIAEIGCgRraW5kSgQIDRAeIikKCFRhc2tGaWxlEgwKBG5hbWUYASABKAkSDwoHY29udGVudBgCIAEoDCK9AQoHUnVuVGFzaxISCgphdHRlbXB0X2lkGAEgASgJEiQKBWZpbGVzGAIgAygLMhUuZmxvdGlsbGEudjEuVGFza0ZpbGUSDAoEYXJndhgDIAMoCRIqCgNlbnYYBCADKAsyHS5mbG90aWxsYS52MS5SdW5UYXNrLkVudkVudHJ5EhIKCnRpbWVvdXRfbXMYBSABKAMaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIwCgpDYW5jZWxUYXNrEhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkAKB1Rhc2tBY2sSEgoKYXR0ZW1wdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSFAoMcmVzdWx0X3Rha2VuGAMgASgIImoKB1Rhc2tMb2cSEgoKYXR0ZW1wdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSDgoGc3RyZWFtGAMgASgJEgwKBGxpbmUYBCABKAkSDwoHdGltZV9tcxgFIAEoAxIPCgdkcm9wcGVkGAYgASgEIrQBCgpUYXNrUmVzdWx0EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGFzdF9zZXEYAiABKAQSEQoJZXhpdF9jb2RlGAMgASgFEg4KBmV4aXRlZBgEIAEoCBIOCgZzaWduYWwYBSABKAkSEQoJdGltZWRfb3V0GAYgASgIEhEKCWNhbmNlbGxlZBgHIAEoCBIYChBsYXN0X3N0ZG91dF9saW5lGAggASgJEg0KBWVycm9yGAkgASgJImAKElNlbmRDb21tYW5kUmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFAoMcGF5bG9hZF9qc29uGAMgASgJEhIKCnRpbWVvdXRfbXMYBCABKAMiOwoTU2VuZENvbW1hbmRSZXNwb25zZRIkCgNhY2sYASABKAsyFy5mbG90aWxsYS52MS5Db21tYW5kQWNrIiUKEUxpc3RBZ2VudHNSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJIuoBCglBZ2VudEluZm8SEAoIaG9zdG5hbWUYASABKAkSDQoFYWxpdmUYAiABKAgSEQoJY29ubmVjdGVkGAMgASgIEhQKDGxhc3Rfc2Vlbl9tcxgEIAEoAxITCgtjb25maWdfanNvbhgFIAEoCRIYChBzYW1wbGVzX3JlY2VpdmVkGAYgASgEEhcKD3NhbXBsZXNfZHJvcHBlZBgHIAEoBBIpCgxsYXN0X21ldHJpY3MYCCADKAsyEy5mbG90aWxsYS52MS5NZXRyaWMSDwoHdmVyc2lvbhgJIAEoCRIPCgdhZGRyZXNzGAogASgJIjwKEkxpc3RBZ2VudHNSZXNwb25zZRImCgZhZ2VudHMYASADKAsyFi5mbG90aWxsYS52MS5BZ2VudEluZm8y/QEKDk1vbml0b3JTZXJ2aWNlEkoKDUNvbW1hbmRTdHJlYW0SGS5mbG90aWxsYS52MS5BZ2VudE1lc3NhZ2UaGi5mbG90aWxsYS52MS5TZXJ2ZXJNZXNzYWdlKAEwARJQCgtTZW5kQ29tbWFuZBIfLmZsb3RpbGxhLnYxLlNlbmRDb21tYW5kUmVxdWVzdBogLmZsb3RpbGxhLnYxLlNlbmRDb21tYW5kUmVzcG9uc2USTQoKTGlzdEFnZW50cxIeLmZsb3RpbGxhLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uZmxvdGlsbGEudjEuTGlzdEFnZW50c1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * One sample: (time, hostname, metric, value) as the source documents name it, plus labels (device,
@@ -64,6 +64,14 @@ export const MetricSchema: GenMessage<Metric> = /*@__PURE__*/
 /**
  * Samples taken in one collection round (or several, when sent from the buffer after a reconnect).
  *
+ * Two forms (docs/monitoring.md, "The wire format"):
+ * - protocol 2 (series references): `series` defines, once per stream, a small number (`ref`) for each
+ *   series (metric + labels); every `scrapes` entry then carries one time and the packed (ref, value)
+ *   pairs of the samples taken at that time. Definitions are applied before the batch's scrapes, also when
+ *   the batch is a resend the server drops; a reconnect starts a new, empty table.
+ * - protocol 1 (one Metric per sample): `metrics`. Still accepted (also beside the first form in one
+ *   batch); deprecated, to be removed in the next version.
+ *
  * @generated from message flotilla.v1.MetricBatch
  */
 export type MetricBatch = Message<"flotilla.v1.MetricBatch"> & {
@@ -76,6 +84,8 @@ export type MetricBatch = Message<"flotilla.v1.MetricBatch"> & {
   seq: bigint;
 
   /**
+   * Protocol 1: one message per sample.
+   *
    * @generated from field: repeated flotilla.v1.Metric metrics = 2;
    */
   metrics: Metric[];
@@ -93,6 +103,20 @@ export type MetricBatch = Message<"flotilla.v1.MetricBatch"> & {
    * @generated from field: bool backlog = 4;
    */
   backlog: boolean;
+
+  /**
+   * Protocol 2: series first used on this stream (a ref defined again names a new series from here on).
+   *
+   * @generated from field: repeated flotilla.v1.SeriesDef series = 5;
+   */
+  series: SeriesDef[];
+
+  /**
+   * Protocol 2: the samples, one entry per sample time.
+   *
+   * @generated from field: repeated flotilla.v1.Scrape scrapes = 6;
+   */
+  scrapes: Scrape[];
 };
 
 /**
@@ -101,6 +125,71 @@ export type MetricBatch = Message<"flotilla.v1.MetricBatch"> & {
  */
 export const MetricBatchSchema: GenMessage<MetricBatch> = /*@__PURE__*/
   messageDesc(file_flotilla_v1_monitor, 1);
+
+/**
+ * One series of the sending host, named by `ref` for the rest of the stream.
+ *
+ * @generated from message flotilla.v1.SeriesDef
+ */
+export type SeriesDef = Message<"flotilla.v1.SeriesDef"> & {
+  /**
+   * Below the ServerWelcome's max_series_refs.
+   *
+   * @generated from field: uint32 ref = 1;
+   */
+  ref: number;
+
+  /**
+   * Metric name, Prometheus style.
+   *
+   * @generated from field: string metric = 2;
+   */
+  metric: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 3;
+   */
+  labels: { [key: string]: string };
+};
+
+/**
+ * Describes the message flotilla.v1.SeriesDef.
+ * Use `create(SeriesDefSchema)` to create a new message.
+ */
+export const SeriesDefSchema: GenMessage<SeriesDef> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 2);
+
+/**
+ * The samples of one scrape: values[i] is the sample of series refs[i] at time_ms (both packed, the same
+ * length). Every ref must have been defined on this stream (else the stream ends with INVALID_ARGUMENT).
+ *
+ * @generated from message flotilla.v1.Scrape
+ */
+export type Scrape = Message<"flotilla.v1.Scrape"> & {
+  /**
+   * Sample time in milliseconds since the Unix epoch.
+   *
+   * @generated from field: int64 time_ms = 1;
+   */
+  timeMs: bigint;
+
+  /**
+   * @generated from field: repeated uint32 refs = 2;
+   */
+  refs: number[];
+
+  /**
+   * @generated from field: repeated double values = 3;
+   */
+  values: number[];
+};
+
+/**
+ * Describes the message flotilla.v1.Scrape.
+ * Use `create(ScrapeSchema)` to create a new message.
+ */
+export const ScrapeSchema: GenMessage<Scrape> = /*@__PURE__*/
+  messageDesc(file_flotilla_v1_monitor, 3);
 
 /**
  * @generated from message flotilla.v1.AgentHello
@@ -151,6 +240,14 @@ export type AgentHello = Message<"flotilla.v1.AgentHello"> & {
    * @generated from field: map<string, string> labels = 7;
    */
   labels: { [key: string]: string };
+
+  /**
+   * The highest stream protocol the agent speaks (1: one Metric per sample; 2: series references).
+   * 0 means 1 (an agent older than the field).
+   *
+   * @generated from field: uint32 protocol = 8;
+   */
+  protocol: number;
 };
 
 /**
@@ -158,7 +255,7 @@ export type AgentHello = Message<"flotilla.v1.AgentHello"> & {
  * Use `create(AgentHelloSchema)` to create a new message.
  */
 export const AgentHelloSchema: GenMessage<AgentHello> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 2);
+  messageDesc(file_flotilla_v1_monitor, 4);
 
 /**
  * @generated from message flotilla.v1.ServerWelcome
@@ -176,6 +273,21 @@ export type ServerWelcome = Message<"flotilla.v1.ServerWelcome"> & {
    * @generated from field: string config_json = 2;
    */
   configJson: string;
+
+  /**
+   * The highest stream protocol the server speaks (0 means 1: a server older than the field, which reads
+   * only `MetricBatch.metrics`). An agent sends series references only when this is 2 or more.
+   *
+   * @generated from field: uint32 protocol = 3;
+   */
+  protocol: number;
+
+  /**
+   * Protocol 2: refs must be below this (the size of the stream's ref table on the server).
+   *
+   * @generated from field: uint32 max_series_refs = 4;
+   */
+  maxSeriesRefs: number;
 };
 
 /**
@@ -183,7 +295,7 @@ export type ServerWelcome = Message<"flotilla.v1.ServerWelcome"> & {
  * Use `create(ServerWelcomeSchema)` to create a new message.
  */
 export const ServerWelcomeSchema: GenMessage<ServerWelcome> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 3);
+  messageDesc(file_flotilla_v1_monitor, 5);
 
 /**
  * @generated from message flotilla.v1.BatchAck
@@ -202,7 +314,7 @@ export type BatchAck = Message<"flotilla.v1.BatchAck"> & {
  * Use `create(BatchAckSchema)` to create a new message.
  */
 export const BatchAckSchema: GenMessage<BatchAck> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 4);
+  messageDesc(file_flotilla_v1_monitor, 6);
 
 /**
  * A command for an agent. Actions: set_interval {"interval": seconds}, enable_metric {"metric": name},
@@ -243,7 +355,7 @@ export type Command = Message<"flotilla.v1.Command"> & {
  * Use `create(CommandSchema)` to create a new message.
  */
 export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 5);
+  messageDesc(file_flotilla_v1_monitor, 7);
 
 /**
  * @generated from message flotilla.v1.CommandAck
@@ -279,7 +391,7 @@ export type CommandAck = Message<"flotilla.v1.CommandAck"> & {
  * Use `create(CommandAckSchema)` to create a new message.
  */
 export const CommandAckSchema: GenMessage<CommandAck> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 6);
+  messageDesc(file_flotilla_v1_monitor, 8);
 
 /**
  * @generated from message flotilla.v1.AgentMessage
@@ -328,7 +440,7 @@ export type AgentMessage = Message<"flotilla.v1.AgentMessage"> & {
  * Use `create(AgentMessageSchema)` to create a new message.
  */
 export const AgentMessageSchema: GenMessage<AgentMessage> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 7);
+  messageDesc(file_flotilla_v1_monitor, 9);
 
 /**
  * @generated from message flotilla.v1.ServerMessage
@@ -383,7 +495,7 @@ export type ServerMessage = Message<"flotilla.v1.ServerMessage"> & {
  * Use `create(ServerMessageSchema)` to create a new message.
  */
 export const ServerMessageSchema: GenMessage<ServerMessage> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 8);
+  messageDesc(file_flotilla_v1_monitor, 10);
 
 /**
  * One file that travels with a task (the executor script), written into the attempt's working directory.
@@ -409,7 +521,7 @@ export type TaskFile = Message<"flotilla.v1.TaskFile"> & {
  * Use `create(TaskFileSchema)` to create a new message.
  */
 export const TaskFileSchema: GenMessage<TaskFile> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 9);
+  messageDesc(file_flotilla_v1_monitor, 11);
 
 /**
  * Runs one attempt of a workflow task on the agent: the files are written to a fresh directory, argv runs
@@ -455,7 +567,7 @@ export type RunTask = Message<"flotilla.v1.RunTask"> & {
  * Use `create(RunTaskSchema)` to create a new message.
  */
 export const RunTaskSchema: GenMessage<RunTask> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 10);
+  messageDesc(file_flotilla_v1_monitor, 12);
 
 /**
  * Stops a running attempt (its process group gets SIGTERM, then SIGKILL); the agent still reports its
@@ -480,7 +592,7 @@ export type CancelTask = Message<"flotilla.v1.CancelTask"> & {
  * Use `create(CancelTaskSchema)` to create a new message.
  */
 export const CancelTaskSchema: GenMessage<CancelTask> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 11);
+  messageDesc(file_flotilla_v1_monitor, 13);
 
 /**
  * The server has recorded every TaskLog of the attempt with seq <= this; result_taken: and its TaskResult,
@@ -510,7 +622,7 @@ export type TaskAck = Message<"flotilla.v1.TaskAck"> & {
  * Use `create(TaskAckSchema)` to create a new message.
  */
 export const TaskAckSchema: GenMessage<TaskAck> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 12);
+  messageDesc(file_flotilla_v1_monitor, 14);
 
 /**
  * One line of a task's output.
@@ -560,7 +672,7 @@ export type TaskLog = Message<"flotilla.v1.TaskLog"> & {
  * Use `create(TaskLogSchema)` to create a new message.
  */
 export const TaskLogSchema: GenMessage<TaskLog> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 13);
+  messageDesc(file_flotilla_v1_monitor, 15);
 
 /**
  * How an attempt ended on the agent. Sent until the server acks it (result_taken), also after a reconnect.
@@ -629,7 +741,7 @@ export type TaskResult = Message<"flotilla.v1.TaskResult"> & {
  * Use `create(TaskResultSchema)` to create a new message.
  */
 export const TaskResultSchema: GenMessage<TaskResult> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 14);
+  messageDesc(file_flotilla_v1_monitor, 16);
 
 /**
  * @generated from message flotilla.v1.SendCommandRequest
@@ -663,7 +775,7 @@ export type SendCommandRequest = Message<"flotilla.v1.SendCommandRequest"> & {
  * Use `create(SendCommandRequestSchema)` to create a new message.
  */
 export const SendCommandRequestSchema: GenMessage<SendCommandRequest> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 15);
+  messageDesc(file_flotilla_v1_monitor, 17);
 
 /**
  * @generated from message flotilla.v1.SendCommandResponse
@@ -680,7 +792,7 @@ export type SendCommandResponse = Message<"flotilla.v1.SendCommandResponse"> & {
  * Use `create(SendCommandResponseSchema)` to create a new message.
  */
 export const SendCommandResponseSchema: GenMessage<SendCommandResponse> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 16);
+  messageDesc(file_flotilla_v1_monitor, 18);
 
 /**
  * @generated from message flotilla.v1.ListAgentsRequest
@@ -699,7 +811,7 @@ export type ListAgentsRequest = Message<"flotilla.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 17);
+  messageDesc(file_flotilla_v1_monitor, 19);
 
 /**
  * @generated from message flotilla.v1.AgentInfo
@@ -775,7 +887,7 @@ export type AgentInfo = Message<"flotilla.v1.AgentInfo"> & {
  * Use `create(AgentInfoSchema)` to create a new message.
  */
 export const AgentInfoSchema: GenMessage<AgentInfo> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 18);
+  messageDesc(file_flotilla_v1_monitor, 20);
 
 /**
  * @generated from message flotilla.v1.ListAgentsResponse
@@ -792,7 +904,7 @@ export type ListAgentsResponse = Message<"flotilla.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_flotilla_v1_monitor, 19);
+  messageDesc(file_flotilla_v1_monitor, 21);
 
 /**
  * @generated from service flotilla.v1.MonitorService
