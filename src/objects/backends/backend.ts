@@ -6,7 +6,9 @@
  *
  * Writes are atomic: a blob is visible whole or not at all. The metadata is computed *after* the body
  * has streamed (it carries the body's checksum), so `put` takes a `finish` callback that sees the size
- * and digests and returns the metadata, or throws to refuse the write (nothing is then visible).
+ * and digests and returns the metadata, or throws to refuse the write (nothing is then visible). `finish`
+ * may return a promise: the backend then holds the fully received body unpublished until it settles
+ * (the store's two-phase write waits there for its write quorum before anything becomes visible).
  */
 import type { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
@@ -22,10 +24,16 @@ export interface BackendCapabilities {
 
 export interface WrittenBody {
   size: number;
-  /** Hex SHA-256 of the body. */
-  sha256: string;
-  /** Hex MD5 of the body. */
-  md5: string;
+  /** Hex SHA-256 of the body (when asked for in `digests`). */
+  sha256?: string;
+  /** Hex MD5 of the body (when asked for in `digests`). */
+  md5?: string;
+}
+
+/** Digests a backend computes while a body streams. */
+export interface BodyDigests {
+  sha256: boolean;
+  md5: boolean;
 }
 
 export interface BlobHead {
@@ -47,10 +55,16 @@ export interface BackendSpace {
 }
 
 export interface PutBlobOptions {
-  /** Called once the body has fully arrived; returns the metadata (<= MAX_BLOB_META_BYTES) or throws to refuse. */
-  finish: (written: WrittenBody) => string;
+  /**
+   * Called once the body has fully arrived (and been handed to the storage, not yet made durable);
+   * returns the metadata (<= MAX_BLOB_META_BYTES) or throws / rejects to refuse. Nothing is visible
+   * before it settles.
+   */
+  finish: (written: WrittenBody) => string | Promise<string>;
   /** Refuse a body of another length. */
   expectedSize?: number;
+  /** Digests to compute while the body streams. Default: both (a caller that already hashed the bytes asks for none). */
+  digests?: BodyDigests;
 }
 
 export interface ObjectBackend {

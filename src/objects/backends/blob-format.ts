@@ -6,7 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
-import { MAX_BLOB_META_BYTES, type WrittenBody } from './backend.js';
+import { MAX_BLOB_META_BYTES, type BodyDigests, type WrittenBody } from './backend.js';
 
 export const BLOB_MAGIC = Buffer.from('FLBLOB01', 'latin1');
 export const FOOTER_BYTES = 12;
@@ -29,35 +29,70 @@ export function decodeFooter(footer: Buffer, storedBytes: number): number {
   return len;
 }
 
+/** Both digests (the default of a backend put). */
+export const ALL_DIGESTS: BodyDigests = { sha256: true, md5: true };
+
 /**
- * Passes bytes through while counting and hashing them (SHA-256 and MD5). Fails the stream when more
- * than `expectedSize` bytes arrive; `result()` checks the final size.
+ * Counts bytes and computes the asked digests in one pass (node's native hashes, fed whole chunks).
+ * `update` throws INVALID_ARGUMENT once more than `expectedSize` bytes arrived; `result()` checks the
+ * final size. Used inline (no stream of its own) by the store and as a Transform by `HashingCounter`.
  */
-export class HashingCounter extends Transform {
-  private readonly sha = createHash('sha256');
-  private readonly md5: Hash = createHash('md5');
+export class BodyHasher {
+  private readonly sha: Hash | undefined;
+  private readonly md5: Hash | undefined;
   size = 0;
 
-  constructor(private readonly expectedSize?: number) {
-    super();
+  constructor(
+    private readonly expectedSize: number | undefined,
+    digests: BodyDigests = ALL_DIGESTS,
+  ) {
+    this.sha = digests.sha256 ? createHash('sha256') : undefined;
+    this.md5 = digests.md5 ? createHash('md5') : undefined;
+  }
+
+  update(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.expectedSize !== undefined && this.size > this.expectedSize) {
+      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is longer than the declared ${this.expectedSize} bytes`);
+    }
+    this.sha?.update(chunk);
+    this.md5?.update(chunk);
+  }
+
+  /** Size and digests; throws INVALID_ARGUMENT when a declared size was not reached. Call once. */
+  result(): WrittenBody {
+    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
+      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is ${this.size} bytes, ${this.expectedSize} were declared (truncated upload?)`);
+    }
+    return { size: this.size, ...(this.sha !== undefined ? { sha256: this.sha.digest('hex') } : {}), ...(this.md5 !== undefined ? { md5: this.md5.digest('hex') } : {}) };
+  }
+}
+
+/** Passes bytes through a BodyHasher. Fails the stream when more than `expectedSize` bytes arrive. */
+export class HashingCounter extends Transform {
+  private readonly hasher: BodyHasher;
+
+  constructor(expectedSize?: number, digests: BodyDigests = ALL_DIGESTS) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.hasher = new BodyHasher(expectedSize, digests);
+  }
+
+  get size(): number {
+    return this.hasher.size;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.expectedSize !== undefined && this.size > this.expectedSize) {
-      cb(new FlotillaError(Code.INVALID_ARGUMENT, `body is longer than the declared ${this.expectedSize} bytes`));
+    try {
+      this.hasher.update(chunk);
+    } catch (err) {
+      cb(err as Error);
       return;
     }
-    this.sha.update(chunk);
-    this.md5.update(chunk);
     cb(null, chunk);
   }
 
   /** Size and digests; throws INVALID_ARGUMENT when a declared size was not reached. */
   result(): WrittenBody {
-    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
-      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is ${this.size} bytes, ${this.expectedSize} were declared (truncated upload?)`);
-    }
-    return { size: this.size, sha256: this.sha.digest('hex'), md5: this.md5.digest('hex') };
+    return this.hasher.result();
   }
 }

@@ -13,7 +13,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
-import { decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
+import { ALL_DIGESTS, decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
 
 export interface DirBackendOptions {
   /** The directory (created when missing). */
@@ -25,6 +25,8 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
   const root = resolve(options.path);
   /** Bytes written between two early fdatasyncs of a blob being written. */
   const FLUSH_BYTES = 8 * 1024 * 1024;
+  /** Read and write buffer size: large reads and writes, few system calls and stream turns per object. */
+  const IO_BYTES = 1024 * 1024;
   const blobs = join(root, 'blobs');
   const tmp = join(root, 'tmp');
   const fileOf = (name: string): string => {
@@ -70,10 +72,11 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
     async put(name: string, body: Readable, opts: PutBlobOptions): Promise<WrittenBody> {
       const file = fileOf(name);
       const temp = join(tmp, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-      const counter = new HashingCounter(opts.expectedSize);
+      const counter = new HashingCounter(opts.expectedSize, opts.digests ?? ALL_DIGESTS);
       let flushing: Promise<void> | undefined;
       try {
-        const out = createWriteStream(temp, { flags: 'wx' });
+        // Chunks queued while a write is in flight go to the disk together (WriteStream's writev).
+        const out = createWriteStream(temp, { flags: 'wx', highWaterMark: IO_BYTES });
         // While the body streams, every FLUSH_BYTES the written part is handed to the disk (fdatasync, at
         // most one in flight, not awaited): the disk works while the body arrives instead of taking all
         // of it at the final fsync (a big page cache would otherwise hold it all until then).
@@ -81,6 +84,7 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
         let outFd: number | undefined;
         out.once('open', (fd: number) => void (outFd = fd));
         const flusher = new Transform({
+          highWaterMark: IO_BYTES,
           transform(chunk: Buffer, _e, cb) {
             unflushed += chunk.length;
             if (unflushed >= FLUSH_BYTES && flushing === undefined && outFd !== undefined) {
@@ -95,7 +99,8 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
         });
         await pipeline(body, counter, flusher, out, { end: false });
         const written = counter.result();
-        const trailer = encodeTrailer(opts.finish(written));
+        // The body is in the temporary file, unpublished; `finish` may wait (a two-phase write's quorum).
+        const trailer = encodeTrailer(await opts.finish(written));
         await flushing;
         await new Promise<void>((res, rej) => out.end(trailer, (err?: Error | null) => (err ? rej(err) : res())));
         await new Promise<void>((res, rej) => out.once('close', res).once('error', rej));
@@ -132,7 +137,7 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
       }
       const start = range?.start ?? 0;
       const end = range?.end ?? head.size - 1;
-      return { head: { size: head.size, meta: head.meta }, body: createReadStream(file, { start, end, highWaterMark: 256 * 1024 }) };
+      return { head: { size: head.size, meta: head.meta }, body: createReadStream(file, { start, end, highWaterMark: IO_BYTES }) };
     },
 
     async head(name) {

@@ -21,7 +21,7 @@ import {
 import { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
-import { decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
+import { ALL_DIGESTS, decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
 
 export interface S3BackendOptions {
   /** http(s)://HOST:PORT of the service. */
@@ -90,7 +90,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
   }
 
   /** Splits a stream into parts of exactly `partBytes` (the last shorter), buffering one part at most. */
-  async function* parts(source: AsyncIterable<Buffer>, trailer: () => Buffer): AsyncIterable<Buffer> {
+  async function* parts(source: AsyncIterable<Buffer>, trailer: () => Promise<Buffer>): AsyncIterable<Buffer> {
     let buf: Buffer[] = [];
     let len = 0;
     const take = function* (): Iterable<Buffer> {
@@ -106,7 +106,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
       len += chunk.length;
       yield* take();
     }
-    const t = trailer();
+    const t = await trailer();
     buf.push(t);
     len += t.length;
     yield* take();
@@ -130,20 +130,21 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
 
     async put(name: string, body: Readable, opts: PutBlobOptions): Promise<WrittenBody> {
       const Key = keyOf(name);
-      const counter = new HashingCounter(opts.expectedSize);
+      const counter = new HashingCounter(opts.expectedSize, opts.digests ?? ALL_DIGESTS);
       body.once('error', (e) => counter.destroy(e));
       body.pipe(counter);
       let written: WrittenBody | undefined;
-      const trailer = (): Buffer => {
+      // The last part (or the only PutObject) waits for `finish`: nothing is visible before it settles.
+      const trailer = async (): Promise<Buffer> => {
         written = counter.result();
-        return encodeTrailer(opts.finish(written));
+        return encodeTrailer(await opts.finish(written));
       };
       const it = parts(counter, trailer)[Symbol.asyncIterator]();
       const first = await it.next();
       const second = first.done === true ? first : await it.next();
       if (second.done === true) {
         // One part: a single PutObject.
-        const data = first.done === true ? trailer() : first.value;
+        const data = first.done === true ? await trailer() : first.value;
         try {
           await client.send(new PutObjectCommand({ Bucket, Key, Body: data, ContentLength: data.length }));
         } catch (err) {

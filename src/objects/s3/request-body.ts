@@ -21,8 +21,6 @@ export interface RequestBody {
   failure(): S3Error | undefined;
   /** Base64 checksums verified (x-amz-checksum-<algorithm> -> value), once the stream ended cleanly. */
   checksums(): Record<string, string>;
-  /** Hex MD5 of the decoded body, once the stream ended cleanly. */
-  md5Hex(): string;
 }
 
 export interface OpenBodyOptions {
@@ -94,25 +92,25 @@ export function openRequestBody(req: IncomingMessage, auth: AuthContext, options
     : undefined;
 
   const hashers = new Map<ChecksumAlgorithm, Checksummer>([...expected.keys()].map((a) => [a, createChecksummer(a)]));
-  const md5: Hash = createHash('md5');
+  // Only what the client asked to be checked is hashed here: the store computes the object's own
+  // SHA-256 and MD5 (ETag) once, on the access node.
+  const md5: Hash | undefined = md5Expected !== undefined ? createHash('md5') : undefined;
   const sha256 = sha256Expected !== undefined ? createHash('sha256') : undefined;
   const verified: Record<string, string> = {};
-  let md5Hex = '';
   let count = 0;
   const verifier = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       count += chunk.length;
       if (count > options.maxBytes) return cb(fail(new S3Error('EntityTooLarge', `Your upload exceeds the maximum allowed size of ${options.maxBytes} bytes`)));
       if (size !== undefined && count > size) return cb(fail(new S3Error('IncompleteBody', `The request body is longer than the ${size} bytes declared`)));
-      md5.update(chunk);
+      md5?.update(chunk);
       sha256?.update(chunk);
       for (const c of hashers.values()) c.update(chunk);
       cb(null, chunk);
     },
     flush(cb: TransformCallback) {
       if (size !== undefined && count !== size) return cb(fail(new S3Error('IncompleteBody', `You did not provide the number of bytes specified by the ${streaming ? 'x-amz-decoded-content-length' : 'Content-Length'} HTTP header (${count} of ${size})`)));
-      md5Hex = md5.digest('hex');
-      if (md5Expected !== undefined && md5Expected !== md5Hex) return cb(fail(new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.')));
+      if (md5 !== undefined && md5.digest('hex') !== md5Expected) return cb(fail(new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.')));
       if (sha256 !== undefined && sha256.digest('hex') !== sha256Expected) {
         return cb(fail(new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.")));
       }
@@ -141,7 +139,6 @@ export function openRequestBody(req: IncomingMessage, auth: AuthContext, options
     size,
     failure: () => failure,
     checksums: () => verified,
-    md5Hex: () => md5Hex,
   };
 }
 

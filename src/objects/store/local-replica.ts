@@ -7,9 +7,10 @@
  * blob's rename and the index write leaves a blob the auditor indexes).
  */
 import { ClassicLevel } from 'classic-level';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
-import type { ObjectBackend, WrittenBody } from '../backends/index.js';
+import type { BodyDigests, ObjectBackend, WrittenBody } from '../backends/index.js';
 import { parseStoredMeta, type MetaDraft, type StoredMeta } from './blob-meta.js';
 
 export interface IndexedMeta extends StoredMeta {
@@ -21,6 +22,33 @@ export interface WriteExpectations {
   sha256?: string;
   md5?: string;
 }
+
+/**
+ * A replica write in two phases: the body streams into the backend unpublished (`received` resolves
+ * with its size and digests once it has all arrived); `commit` then publishes it with the final
+ * metadata (fsync, rename, index) and `abort` drops it. Nothing of it is visible before `commit`.
+ */
+export interface StagedWrite {
+  /** Names this staged write among the node's pending ones (for the replica API). */
+  readonly id: string;
+  readonly blob: string;
+  /** Resolves once the whole body arrived; rejects when it failed (nothing was kept). */
+  readonly received: Promise<WrittenBody>;
+  /** Publishes the replica. Refuses (INVALID_ARGUMENT) metadata whose size or SHA-256 is not what arrived. */
+  commit(meta: StoredMeta): Promise<StoredMeta>;
+  /** Drops the write (idempotent; a no-op after a commit). */
+  abort(reason?: Error): Promise<void>;
+}
+
+export interface StageOptions {
+  expectedSize?: number;
+  /** Digests this replica computes itself (default SHA-256 only: the integrity check of what it received). */
+  digests?: BodyDigests;
+  /** A staged write whose body has arrived and that is neither committed nor aborted after this long is aborted. Default 120 s. */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_STAGE_TIMEOUT_MS = 120_000;
 
 export interface LocalListItem {
   key?: string;
@@ -37,6 +65,8 @@ export class LocalReplica {
   private readonly db: ClassicLevel<Buffer, string>;
   /** Blobs found damaged (bad checksum); treated as missing until rewritten. */
   readonly damaged = new Set<string>();
+  /** Staged writes waiting for their commit or abort, by id. */
+  private readonly staged = new Map<string, StagedWrite>();
 
   constructor(
     readonly backend: ObjectBackend,
@@ -51,25 +81,120 @@ export class LocalReplica {
   }
 
   async stop(): Promise<void> {
+    await Promise.all([...this.staged.values()].map((w) => w.abort(new FlotillaError(Code.UNAVAILABLE, 'the node is stopping'))));
     await this.db.close();
     await this.backend.stop();
   }
 
-  /** Stores a replica from a stream; size and digests come from the bytes and are checked against `expect`. */
-  async write(blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations = {}): Promise<StoredMeta> {
+  /**
+   * Stores a replica from a stream in one step; size and digests come from the bytes and are checked
+   * against `expect`. With `md5` given (a copy of a replica whose MD5 is known), only SHA-256 is computed.
+   */
+  async write(blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations = {}, known: { md5?: string } = {}): Promise<StoredMeta> {
     let meta: StoredMeta | undefined;
     await this.backend.put(blob, body, {
       ...(expect.size !== undefined ? { expectedSize: expect.size } : {}),
+      digests: { sha256: true, md5: known.md5 === undefined },
       finish: (w: WrittenBody) => {
-        if (expect.sha256 !== undefined && expect.sha256 !== w.sha256) throw new FlotillaError(Code.INVALID_ARGUMENT, `body SHA-256 ${w.sha256} does not match the expected ${expect.sha256}`);
-        if (expect.md5 !== undefined && expect.md5 !== w.md5) throw new FlotillaError(Code.INVALID_ARGUMENT, `body MD5 ${w.md5} does not match the expected ${expect.md5} (Content-MD5)`);
-        meta = { ...draft, size: w.size, sha256: w.sha256, md5: w.md5, etag: draft.etag ?? w.md5 };
+        const sha256 = w.sha256 ?? '';
+        const md5 = known.md5 ?? w.md5 ?? '';
+        if (expect.sha256 !== undefined && expect.sha256 !== sha256) throw new FlotillaError(Code.INVALID_ARGUMENT, `body SHA-256 ${sha256} does not match the expected ${expect.sha256}`);
+        if (expect.md5 !== undefined && expect.md5 !== md5) throw new FlotillaError(Code.INVALID_ARGUMENT, `body MD5 ${md5} does not match the expected ${expect.md5} (Content-MD5)`);
+        meta = { ...draft, size: w.size, sha256, md5, etag: draft.etag ?? md5 };
         return JSON.stringify(meta);
       },
     });
     await this.index(blob, meta!);
     this.damaged.delete(blob);
     return meta!;
+  }
+
+  /** Starts a two-phase write of `blob` (see StagedWrite). */
+  stage(blob: string, body: Readable, options: StageOptions = {}): StagedWrite {
+    const id = randomBytes(16).toString('hex');
+    let onReceived!: (w: WrittenBody) => void;
+    let onFailed!: (e: unknown) => void;
+    const received = new Promise<WrittenBody>((res, rej) => {
+      onReceived = res;
+      onFailed = rej;
+    });
+    received.catch(() => undefined);
+    let decide!: { publish: (meta: string) => void; drop: (e: Error) => void };
+    const decision = new Promise<string>((publish, drop) => (decide = { publish, drop }));
+    decision.catch(() => undefined);
+    let written: WrittenBody | undefined;
+    let state: 'pending' | 'committing' | 'done' = 'pending';
+    let timer: NodeJS.Timeout | undefined;
+    const done = this.backend.put(blob, body, {
+      ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
+      digests: options.digests ?? { sha256: true, md5: false },
+      finish: (w) => {
+        written = w;
+        // The wait for the commit is bounded from here (the body itself may take as long as it takes).
+        if (state === 'pending') {
+          timer = setTimeout(() => void staged.abort(new FlotillaError(Code.DEADLINE_EXCEEDED, `staged write of ${blob} neither committed nor aborted in time`)), options.timeoutMs ?? DEFAULT_STAGE_TIMEOUT_MS);
+          timer.unref();
+        }
+        onReceived(w);
+        return decision;
+      },
+    });
+    done.catch((e: unknown) => onFailed(e));
+    const forget = (): void => {
+      clearTimeout(timer);
+      this.staged.delete(id);
+    };
+    const staged: StagedWrite = {
+      id,
+      blob,
+      received,
+      commit: async (meta) => {
+        if (state !== 'pending') throw new FlotillaError(Code.FAILED_PRECONDITION, `staged write ${id} is no longer pending`);
+        const w = await received;
+        if (state !== 'pending') throw new FlotillaError(Code.FAILED_PRECONDITION, `staged write ${id} was aborted`);
+        if (meta.size !== w.size || (w.sha256 !== undefined && w.sha256 !== meta.sha256)) {
+          await staged.abort(new FlotillaError(Code.INVALID_ARGUMENT, 'the bytes received differ from the ones committed'));
+          throw new FlotillaError(Code.INVALID_ARGUMENT, `replica of ${blob} received ${w.size} bytes with SHA-256 ${w.sha256 ?? '?'}; the writer committed ${meta.size} bytes with ${meta.sha256}`);
+        }
+        state = 'committing';
+        forget();
+        decide.publish(JSON.stringify(meta));
+        await done;
+        await this.index(blob, meta);
+        this.damaged.delete(blob);
+        state = 'done';
+        return meta;
+      },
+      abort: async (reason) => {
+        if (state !== 'pending') return;
+        state = 'done';
+        forget();
+        const e = reason ?? new FlotillaError(Code.CANCELLED, `write of ${blob} aborted`);
+        if (written === undefined) body.destroy(e);
+        decide.drop(e);
+        await done.catch(() => undefined);
+      },
+    };
+    this.staged.set(id, staged);
+    return staged;
+  }
+
+  /** A pending staged write by id (NOT_FOUND when unknown, committed, aborted or timed out). */
+  stagedWrite(id: string): StagedWrite {
+    const w = this.staged.get(id);
+    if (w === undefined) throw new FlotillaError(Code.NOT_FOUND, `no pending staged write ${id} here (it timed out, or was committed or aborted)`);
+    return w;
+  }
+
+  /**
+   * Undoes a committed write whose quorum failed: removes the replica when it still holds `version`
+   * (the replicator then restores whatever version the other holders have).
+   */
+  async revert(blob: string, version: string): Promise<boolean> {
+    const m = await this.head(blob).catch(() => undefined);
+    if (m === undefined || m.version !== version) return false;
+    await this.remove(blob, m);
+    return true;
   }
 
   /** Records a blob in the index (after a write, or when the auditor finds one). */

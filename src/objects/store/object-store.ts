@@ -19,7 +19,7 @@ import { handoffNodes, partitionForKey, primaryNodes, type Ring } from '../../cl
 import { Code, FlotillaError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Coord } from '../../coord/index.js';
-import { HashingCounter } from '../backends/blob-format.js';
+import { BodyHasher } from '../backends/blob-format.js';
 import type { GetObjectInput, ListObjectsInput, ListObjectsResult, MultipartPart, ObjectMeta, ObjectService, PutObjectInput } from '../object-service.js';
 import { newVersion, toObjectMeta, type MetaDraft, type StoredMeta } from './blob-meta.js';
 import { BucketRegistry } from './buckets.js';
@@ -130,25 +130,106 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     return node === self ? local.head(blob) : client.head(node, addressOf(node), blob);
   }
 
-  async function writeBlob(pl: Placement, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations): Promise<StoredMeta> {
+  /** A replica write in phase 1 (staged, unpublished) on one node. */
+  interface Staged {
+    node: string;
+    size: number;
+    /** The SHA-256 the holder computed of what it received (undefined: this node's own copy, hashed here). */
+    sha256: string | undefined;
+    commit(meta: StoredMeta): Promise<unknown>;
+    abort(): Promise<void>;
+    revert(version: string): Promise<void>;
+  }
+
+  async function stageAt(node: string, blob: string, body: Readable, size: number | undefined): Promise<Staged> {
+    if (node === self) {
+      // This node's copy is made of the very Buffers hashed here: it hashes nothing itself.
+      const st = local.stage(blob, body, { ...(size !== undefined ? { expectedSize: size } : {}), digests: { sha256: false, md5: false } });
+      const w = await st.received;
+      return { node, size: w.size, sha256: undefined, commit: (m) => st.commit(m), abort: () => st.abort(), revert: async (v) => void (await local.revert(blob, v)) };
+    }
+    const address = addressOf(node);
+    const r = await client.stage(node, address, blob, body, size !== undefined ? { size } : {});
+    return {
+      node,
+      size: r.size,
+      sha256: r.sha256,
+      commit: (m) => client.commit(node, address, r.stage, m),
+      abort: () => client.abort(node, address, r.stage),
+      revert: (v) => client.revert(node, address, blob, v),
+    };
+  }
+
+  /**
+   * Writes a blob to its holders in two phases, so that a write that fails its quorum leaves nothing
+   * visible anywhere: (1) the body streams to every holder in parallel, hashed once here (SHA-256, and
+   * MD5 when the ETag needs it) while each remote holder hashes what it received (SHA-256) and keeps it
+   * unpublished; (2) once a write quorum staged the same bytes, every such holder publishes it (fsync,
+   * rename, index). Holders that failed or disagree are aborted. Should fewer than a quorum publish, the
+   * published ones are reverted (removed when they still hold this version).
+   */
+  async function writeBlob(pl: Placement, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations, fromClient = false): Promise<StoredMeta> {
+    // On failure a client's request body is drained (destroying it would reset the connection before
+    // the client reads the error); a source of our own (a copy, a multipart completion) is destroyed.
+    const dropBody = (): void => {
+      if (body.destroyed) return;
+      if (fromClient) body.resume();
+      else body.destroy();
+    };
     const targets = writeTargets(pl);
     const quorum = writeQuorum(pl.replicas);
-    if (targets.length < quorum) throw new FlotillaError(Code.UNAVAILABLE, `only ${targets.length} replica holders are up for ${blob}; the write quorum is ${quorum} of ${pl.replicas}`);
-    const counter = new HashingCounter(expect.size);
-    body.once('error', (e) => counter.destroy(e));
-    body.pipe(counter);
-    const r = await fanOut(counter, targets, quorum, (node, stream) =>
-      node === self ? local.write(blob, stream, draft, expect) : client.write(node, addressOf(node), blob, stream, draft, expect),
-    );
-    const mine = counter.result();
-    const good = r.ok.filter((m) => m.sha256 === mine.sha256 && m.size === mine.size);
-    for (const e of r.errors) logger.warn({ node: e.target, blob, err: e.error.message }, 'replica write failed');
-    if (good.length < quorum) {
-      const bad = r.errors.find((e) => e.error.code === Code.INVALID_ARGUMENT);
-      if (bad !== undefined) throw bad.error;
-      throw new FlotillaError(Code.UNAVAILABLE, `write quorum not met for ${draft.bucket}/${draft.key}: ${good.length} of ${quorum} replicas stored (${r.errors.map((e) => `${e.target}: ${e.error.rawMessage}`).join('; ')})`);
+    if (targets.length < quorum) {
+      dropBody();
+      throw new FlotillaError(Code.UNAVAILABLE, `only ${targets.length} replica holders are up for ${draft.bucket}/${draft.key}; the write quorum is ${quorum} of ${pl.replicas}`);
     }
-    return good[0]!;
+    const needMd5 = draft.etag === undefined || expect.md5 !== undefined;
+    const hasher = new BodyHasher(expect.size, { sha256: true, md5: needMd5 });
+    let r: Awaited<ReturnType<typeof fanOut<Staged>>>;
+    try {
+      r = await fanOut(body, targets, quorum, (node, stream) => stageAt(node, blob, stream, expect.size), (chunk) => hasher.update(chunk));
+    } catch (err) {
+      dropBody();
+      throw err;
+    }
+    for (const e of r.errors) logger.warn({ node: e.target, blob, err: e.error.message }, 'replica write failed');
+    const staged = r.ok;
+    const committed: Staged[] = [];
+    try {
+      const mine = hasher.result();
+      const sha256 = mine.sha256!;
+      const md5 = mine.md5 ?? '';
+      if (expect.sha256 !== undefined && expect.sha256 !== sha256) throw new FlotillaError(Code.INVALID_ARGUMENT, `body SHA-256 ${sha256} does not match the expected ${expect.sha256}`);
+      if (expect.md5 !== undefined && expect.md5 !== md5) throw new FlotillaError(Code.INVALID_ARGUMENT, `body MD5 ${md5} does not match the expected ${expect.md5} (Content-MD5)`);
+      const good = staged.filter((s) => s.size === mine.size && (s.sha256 === undefined || s.sha256 === sha256));
+      for (const s of staged) if (!good.includes(s)) logger.warn({ node: s.node, blob, size: s.size, sha256: s.sha256, want: sha256 }, 'replica received other bytes than were sent; dropped');
+      if (good.length < quorum) {
+        const bad = r.errors.find((e) => e.error.code === Code.INVALID_ARGUMENT);
+        if (bad !== undefined) throw bad.error;
+        throw new FlotillaError(Code.UNAVAILABLE, `write quorum not met for ${draft.bucket}/${draft.key}: ${good.length} of ${quorum} replicas stored (${r.errors.map((e) => `${e.target}: ${e.error.rawMessage}`).join('; ')}); nothing was stored`);
+      }
+      const meta: StoredMeta = { ...draft, size: mine.size, sha256, md5, etag: draft.etag ?? md5 };
+      const errors: string[] = [];
+      await Promise.all(
+        good.map(async (s) => {
+          try {
+            await s.commit(meta);
+            committed.push(s);
+          } catch (err) {
+            errors.push(`${s.node}: ${FlotillaError.from(err).rawMessage}`);
+            logger.warn({ node: s.node, blob, err: FlotillaError.from(err).message }, 'replica commit failed');
+          }
+        }),
+      );
+      if (committed.length < quorum) {
+        const published = committed.length;
+        await Promise.all(committed.map((s) => s.revert(meta.version).catch((err: unknown) => logger.warn({ node: s.node, blob, err: FlotillaError.from(err).message }, 'revert of a replica failed; the replicator settles it'))));
+        committed.length = 0;
+        throw new FlotillaError(Code.UNAVAILABLE, `write quorum not met for ${draft.bucket}/${draft.key}: ${published} of ${quorum} replicas published (${errors.join('; ')}); the write was undone`);
+      }
+      return meta;
+    } finally {
+      await Promise.all(staged.filter((s) => !committed.includes(s)).map((s) => s.abort().catch(() => undefined)));
+    }
   }
 
   /** The newest version of a blob among the live holders, and who holds it. */
@@ -213,7 +294,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     return { pl, blob, found };
   }
 
-  async function putObject(input: PutObjectInput, etag?: string): Promise<ObjectMeta> {
+  async function putObject(input: PutObjectInput, etag?: string, fromClient = false): Promise<ObjectMeta> {
     checkKey(input.key);
     const b = await buckets.get(input.bucket);
     const pl = placementOf(b.policy, input.bucket, input.key);
@@ -233,7 +314,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       ...(input.expectedSha256 !== undefined ? { sha256: input.expectedSha256.toLowerCase() } : {}),
       ...(input.expectedMd5 !== undefined ? { md5: input.expectedMd5.toLowerCase() } : {}),
     };
-    const meta = await writeBlob(pl, objectBlobName(pl.policy, pl.partition, input.bucket, input.key), input.body, draft, expect);
+    const meta = await writeBlob(pl, objectBlobName(pl.policy, pl.partition, input.bucket, input.key), input.body, draft, expect, fromClient);
     return toObjectMeta(meta);
   }
 
@@ -286,7 +367,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     },
     headBucket: (name) => buckets.get(name),
 
-    putObject: (input) => putObject(input),
+    putObject: (input) => putObject(input, undefined, true),
 
     async getObject(input: GetObjectInput) {
       const { blob, found } = await findObject(input.bucket, input.key);
@@ -416,6 +497,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
         body,
         { kind: 'part', bucket, key, contentType: '', userMetadata: {}, lastModifiedMs: t, version: newVersion(t), uploadId, partNumber },
         size !== undefined ? { size } : {},
+        true,
       );
       const part = { partNumber, etag: meta.md5, size: meta.size, sha256: meta.sha256 };
       await o.coord().put(partKey(uploadId, partNumber), JSON.stringify(part));

@@ -227,8 +227,8 @@ export class Repairer {
         continue;
       }
       const m: StoredMeta = r.meta;
-      const { size, sha256, md5: _md5, ...draft } = m;
-      await this.o.local.write(blob, r.body, draft, { size, sha256 });
+      const { size, sha256, md5, ...draft } = m;
+      await this.o.local.write(blob, r.body, draft, { size, sha256 }, { md5 });
       this.stats.pulled++;
       this.logger.info({ blob, from: node, bucket: m.bucket, key: m.key }, 'replica restored');
       return;

@@ -1,9 +1,10 @@
-/** Calls to another node's replica API (replica-routes.ts) over plain HTTP with keep-alive. */
-import { Agent, request, type IncomingMessage } from 'node:http';
+/** Calls to another node's replica API (replica-routes.ts) over HTTP with keep-alive (HTTPS when the process has TLS, core/tls.ts). */
+import type { IncomingMessage } from 'node:http';
+import { clusterAgent, clusterRequest as request } from '../../core/tls.js';
 import type { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { defaultToken } from '../../core/grpc-client.js';
-import { metaHeader, parseMetaHeader, type MetaDraft, type StoredMeta } from './blob-meta.js';
+import { metaHeader, parseMetaHeader, type StoredMeta } from './blob-meta.js';
 import type { LocalListItem, WriteExpectations } from './local-replica.js';
 
 export interface ReplicaClientOptions {
@@ -34,9 +35,10 @@ async function failure(res: IncomingMessage, node: string, what: string): Promis
 }
 
 export function createReplicaClient(options: ReplicaClientOptions = {}) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const agent = clusterAgent({ keepAlive: true, maxSockets: 64 });
   const idle = options.idleTimeoutMs ?? 15_000;
 
+  /** A body with `content-length` in `headers` is sent as is (no chunked framing). */
   function call(address: string, method: string, path: string, headers: Record<string, string> = {}, body?: Readable): Promise<IncomingMessage> {
     const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
     return new Promise((resolve, reject) => {
@@ -56,10 +58,30 @@ export function createReplicaClient(options: ReplicaClientOptions = {}) {
   const enc = encodeURIComponent;
 
   return {
-    async write(node: string, address: string, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations): Promise<StoredMeta> {
-      const res = await call(address, 'PUT', `/internal/objects/blobs/${enc(blob)}`, { 'x-flotilla-meta': metaHeader(draft), 'x-flotilla-expect': metaHeader(expect) }, body);
+    /** Phase 1 of a two-phase write (see replica-routes.ts): the body, staged unpublished on `node`. */
+    async stage(node: string, address: string, blob: string, body: Readable, expect: WriteExpectations): Promise<{ stage: string; size: number; sha256?: string }> {
+      const length: Record<string, string> = expect.size !== undefined ? { 'content-length': String(expect.size) } : {};
+      const res = await call(address, 'PUT', `/internal/objects/blobs/${enc(blob)}`, { 'x-flotilla-expect': metaHeader({ ...(expect.size !== undefined ? { size: expect.size } : {}) }), ...length }, body);
       if (res.statusCode !== 200) throw await failure(res, node, 'write');
+      return JSON.parse(await readText(res)) as { stage: string; size: number; sha256?: string };
+    },
+    /** Phase 2: publishes a staged write with its final metadata. */
+    async commit(node: string, address: string, stage: string, meta: StoredMeta): Promise<StoredMeta> {
+      const res = await call(address, 'POST', `/internal/objects/stages/${enc(stage)}/commit`, { 'x-flotilla-meta': metaHeader(meta) });
+      if (res.statusCode !== 200) throw await failure(res, node, 'commit');
       return JSON.parse(await readText(res)) as StoredMeta;
+    },
+    /** Drops a staged write. */
+    async abort(node: string, address: string, stage: string): Promise<void> {
+      const res = await call(address, 'DELETE', `/internal/objects/stages/${enc(stage)}`);
+      if (res.statusCode !== 200) throw await failure(res, node, 'abort');
+      res.resume();
+    },
+    /** Removes `node`'s replica of `blob` if it holds `version` (a commit whose quorum failed). */
+    async revert(node: string, address: string, blob: string, version: string): Promise<void> {
+      const res = await call(address, 'POST', `/internal/objects/revert/${enc(blob)}?version=${enc(version)}`);
+      if (res.statusCode !== 200) throw await failure(res, node, 'revert');
+      res.resume();
     },
     async read(node: string, address: string, blob: string, range?: { start: number; end: number }): Promise<{ meta: StoredMeta; body: Readable }> {
       const q = range !== undefined ? `?start=${range.start}&end=${range.end}` : '';

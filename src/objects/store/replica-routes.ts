@@ -1,8 +1,14 @@
 /**
  * The internal replica API between nodes, on each node's HTTP port (streams are plain HTTP bodies):
- *   PUT  /internal/objects/blobs/:blob   body: the bytes; x-flotilla-meta: base64url JSON MetaDraft;
- *                                         x-flotilla-expect: base64url JSON {size, sha256, md5}
- *                                         -> JSON StoredMeta once stored (fsynced)
+ *   PUT  /internal/objects/blobs/:blob   phase 1 of a two-phase write: body: the bytes;
+ *                                         x-flotilla-expect: base64url JSON {size}
+ *                                         -> JSON {stage, size, sha256} once the whole body is in the
+ *                                         backend, unpublished (this node hashed it with SHA-256)
+ *   POST /internal/objects/stages/:id/commit   phase 2: x-flotilla-meta: base64url JSON StoredMeta
+ *                                         -> JSON StoredMeta once published (fsynced, renamed, indexed)
+ *   DELETE /internal/objects/stages/:id  drops a staged write (a staged write also times out)
+ *   POST /internal/objects/revert/:blob?version=V   removes the replica if it holds version V (a commit
+ *                                         whose quorum failed is undone)
  *   GET  /internal/objects/blobs/:blob?start=&end=   the bytes; x-flotilla-meta: StoredMeta
  *   GET  /internal/objects/heads/:blob   JSON StoredMeta, 404 when missing or damaged
  *   DELETE /internal/objects/blobs/:blob
@@ -14,13 +20,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
-import { metaHeader, parseMetaHeader, type MetaDraft } from './blob-meta.js';
+import { metaHeader, parseMetaHeader, type StoredMeta } from './blob-meta.js';
 import type { LocalReplica, WriteExpectations } from './local-replica.js';
 
 export interface ReplicaRoutesDeps {
   local: () => LocalReplica;
   /** Called when a peer reports a damaged replica here. */
   reportDamaged: (blob: string) => void;
+  /** How long a staged write waits for its commit. Default DEFAULT_STAGE_TIMEOUT_MS. */
+  stageTimeoutMs?: number;
 }
 
 export function registerReplicaRoutes(app: FastifyInstance, deps: ReplicaRoutesDeps): void {
@@ -29,14 +37,34 @@ export function registerReplicaRoutes(app: FastifyInstance, deps: ReplicaRoutesD
     sub.removeAllContentTypeParsers();
     sub.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
     sub.put<{ Params: { blob: string } }>('/internal/objects/blobs/:blob', async (req) => {
-      const draft = parseMetaHeader<MetaDraft>(req.headers['x-flotilla-meta']);
       const expect = req.headers['x-flotilla-expect'] !== undefined ? parseMetaHeader<WriteExpectations>(req.headers['x-flotilla-expect']) : {};
       const body = req.raw as unknown as Readable;
       // A peer that goes away mid-body must fail the write (no partial replica).
-      const aborted = new Promise<never>((_, rej) => req.raw.once('aborted', () => rej(new FlotillaError(Code.CANCELLED, 'sender went away'))));
-      aborted.catch(() => undefined);
       req.raw.once('aborted', () => body.destroy(new FlotillaError(Code.CANCELLED, 'sender went away')));
-      return deps.local().write(req.params.blob, body, draft, expect);
+      const staged = deps.local().stage(req.params.blob, body, { ...(expect.size !== undefined ? { expectedSize: expect.size } : {}), ...(deps.stageTimeoutMs !== undefined ? { timeoutMs: deps.stageTimeoutMs } : {}) });
+      const w = await staged.received;
+      return { stage: staged.id, size: w.size, sha256: w.sha256 };
+    });
+    sub.post<{ Params: { id: string } }>('/internal/objects/stages/:id/commit', async (req) => {
+      req.raw.resume();
+      const meta = parseMetaHeader<StoredMeta>(req.headers['x-flotilla-meta']);
+      return deps.local().stagedWrite(req.params.id).commit(meta);
+    });
+    sub.delete<{ Params: { id: string } }>('/internal/objects/stages/:id', async (req) => {
+      const local = deps.local();
+      let w;
+      try {
+        w = local.stagedWrite(req.params.id);
+      } catch {
+        return { aborted: false };
+      }
+      await w.abort();
+      return { aborted: true };
+    });
+    sub.post<{ Params: { blob: string }; Querystring: { version?: string } }>('/internal/objects/revert/:blob', async (req) => {
+      req.raw.resume();
+      if (typeof req.query.version !== 'string' || req.query.version === '') throw new FlotillaError(Code.INVALID_ARGUMENT, 'revert needs ?version=');
+      return { reverted: await deps.local().revert(req.params.blob, req.query.version) };
     });
     sub.get<{ Params: { blob: string }; Querystring: { start?: string; end?: string } }>('/internal/objects/blobs/:blob', async (req, reply) => {
       const q = req.query;

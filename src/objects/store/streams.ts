@@ -8,14 +8,20 @@ export interface FanOutResult<T> {
   errors: { target: string; error: FlotillaError }[];
 }
 
+/** Buffered bytes per target of a fan-out before the source is paused. */
+export const FAN_OUT_HIGH_WATER_BYTES = 1024 * 1024;
+
 /**
  * Copies `source` to one PassThrough per target, each consumed by `consume(target, stream)`, at the pace
- * of the slowest live target. A target that fails is dropped; when fewer than `minOk` remain the rest are
- * aborted. A failing source aborts every target (no replica commits a partial body).
+ * of the slowest live target (at most FAN_OUT_HIGH_WATER_BYTES buffered per target, plus a chunk). The
+ * same Buffers go to every target (no copies); `onChunk` sees each chunk once, before the targets (the
+ * caller hashes there; a throw fails the fan-out). A target that fails is dropped; when fewer than
+ * `minOk` remain the rest are aborted. A failing source aborts every target (none receives a whole body).
+ * On failure the source is left undestroyed for the caller to drain or destroy.
  */
-export async function fanOut<T>(source: Readable, targets: string[], minOk: number, consume: (target: string, body: Readable) => Promise<T>): Promise<FanOutResult<T>> {
+export async function fanOut<T>(source: Readable, targets: string[], minOk: number, consume: (target: string, body: Readable) => Promise<T>, onChunk?: (chunk: Buffer) => void): Promise<FanOutResult<T>> {
   const sinks = targets.map((target) => {
-    const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const stream = new PassThrough({ highWaterMark: FAN_OUT_HIGH_WATER_BYTES });
     const s = { target, stream, failed: false, result: undefined as T | undefined, error: undefined as FlotillaError | undefined };
     const done = consume(target, stream).then(
       (r) => void (s.result = r),
@@ -29,7 +35,10 @@ export async function fanOut<T>(source: Readable, targets: string[], minOk: numb
   });
   const live = (): typeof sinks => sinks.filter((s) => !s.failed && !s.stream.destroyed);
   try {
-    for await (const chunk of source) {
+    // A failure leaves the source as it is (not destroyed): the caller drains or destroys it (destroying
+    // an HTTP request resets the connection before the client reads the error).
+    for await (const chunk of source.iterator({ destroyOnReturn: false })) {
+      onChunk?.(chunk as Buffer);
       const waits: Promise<void>[] = [];
       for (const s of live()) {
         if (!s.stream.write(chunk)) {
@@ -70,7 +79,7 @@ export class VerifyingStream extends Transform {
     private readonly sha256: string,
     private readonly onMismatch: () => void,
   ) {
-    super();
+    super({ highWaterMark: FAN_OUT_HIGH_WATER_BYTES });
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {

@@ -1,0 +1,199 @@
+/**
+ * The write and read paths on a server and three node processes (directory backends, 1 s replicator and
+ * auditor intervals):
+ * - a large object round-trips with its checksums: the answer's SHA-256 and ETag (MD5) are the body's,
+ *   every replica file on disk holds the bytes and that metadata, a ranged GET returns the exact slice;
+ * - a multipart upload over S3 completes into one object with the S3 multipart ETag;
+ * - a PUT from a slow client (a body trickling in) is stored whole on the three nodes;
+ * - a PUT that fails its write quorum leaves nothing visible: with the other two holders unable to store
+ *   (their temporary directory broken) the PUT answers 503 and GET/LIST show neither the object nor a
+ *   change to an existing one; after the holders are repaired and restarted, the replicator and the
+ *   auditor do not bring it back. With two of three nodes stopped, a PUT answers 503 the same way and
+ *   leaves no file on the remaining node.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { suiteOwner, type NodeHandle } from '../../testkit/cluster.js';
+import { startObjectCluster, type ObjectCluster } from '../cli/object-cluster.js';
+
+const AK = 'writepathaccess';
+const SK = 'writepathsecret';
+const MiB = 1024 * 1024;
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
+
+async function blobFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (e.name.endsWith('~')) out.push(join(d, e.name));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Every replica file of bucket/key on a node: its body and stored metadata (the blob format's trailer). */
+async function replicasOn(n: NodeHandle, bucket: string, key: string): Promise<{ body: Buffer; meta: Record<string, unknown> }[]> {
+  const out: { body: Buffer; meta: Record<string, unknown> }[] = [];
+  for (const f of await blobFiles(join(n.dataDir, 'objects', 'blobs'))) {
+    const all = await readFile(f);
+    const metaLen = all.readUInt32BE(all.length - 12);
+    const meta = JSON.parse(all.subarray(all.length - 12 - metaLen, all.length - 12).toString('utf8')) as Record<string, unknown>;
+    if (meta.bucket === bucket && meta.key === key && meta.kind === 'object') out.push({ body: all.subarray(0, all.length - 12 - metaLen), meta });
+  }
+  return out;
+}
+
+describe('object write and read paths on three node processes', () => {
+  const owner = suiteOwner();
+  let c: ObjectCluster;
+  const url = (i: number, path: string): string => `http://${c.http[i]}/api/v1/objects${path}`;
+  const obj = (i: number, bucket: string, key: string): string => url(i, `/buckets/${bucket}/objects/${encodeURIComponent(key)}`);
+  const get = async (i: number, bucket: string, key: string): Promise<Buffer | number> => {
+    const r = await fetch(obj(i, bucket, key));
+    if (r.status !== 200) {
+      await r.body?.cancel();
+      return r.status;
+    }
+    return Buffer.from(await r.arrayBuffer());
+  };
+  const keys = async (i: number, bucket: string): Promise<string[]> => {
+    const r = await fetch(url(i, `/buckets/${bucket}/objects`));
+    assert.equal(r.status, 200);
+    return ((await r.json()) as { objects: { key: string }[] }).objects.map((o) => o.key);
+  };
+
+  it('starts three nodes and a bucket', async () => {
+    c = await startObjectCluster(owner, { nodeArgs: ['--s3-credentials', `${AK}:${SK}`, '--replicate-interval', '1s', '--audit-interval', '1s'] });
+    assert.equal((await fetch(url(0, '/buckets/data'), { method: 'PUT' })).status, 201);
+  });
+
+  it('a large object round-trips with its checksums; every replica holds the bytes and the metadata; ranged GETs are exact', async () => {
+    const body = randomBytes(24 * MiB + 12345);
+    const r = await fetch(obj(1, 'data', 'big/one.bin'), { method: 'PUT', body, headers: { 'content-type': 'application/x-test' } });
+    assert.equal(r.status, 200, await r.clone().text());
+    const meta = (await r.json()) as { size: number; sha256: string; etag: string };
+    assert.equal(meta.size, body.length);
+    assert.equal(meta.sha256, sha256(body));
+    assert.equal(meta.etag, md5(body));
+    const g = await fetch(obj(2, 'data', 'big/one.bin'));
+    assert.equal(g.headers.get('x-flotilla-sha256'), sha256(body));
+    assert.equal(g.headers.get('etag'), `"${md5(body)}"`);
+    assert.ok(Buffer.from(await g.arrayBuffer()).equals(body));
+    for (const n of c.nodes) {
+      const reps = await replicasOn(n, 'data', 'big/one.bin');
+      assert.equal(reps.length, 1, `${n.nodeName} holds one replica`);
+      assert.ok(reps[0]!.body.equals(body), `${n.nodeName}: the replica's bytes`);
+      assert.equal(reps[0]!.meta.sha256, sha256(body), `${n.nodeName}: stored SHA-256`);
+      assert.equal(reps[0]!.meta.md5, md5(body), `${n.nodeName}: stored MD5`);
+      assert.equal(reps[0]!.meta.contentType, 'application/x-test');
+    }
+    for (const [i, [start, end]] of [[0, 0], [MiB - 3, MiB + 2], [5 * MiB + 7, 17 * MiB + 1], [body.length - 10, body.length - 1]].entries()) {
+      const rg = await fetch(obj(i % 3, 'data', 'big/one.bin'), { headers: { range: `bytes=${start}-${end}` } });
+      assert.equal(rg.status, 206);
+      assert.equal(rg.headers.get('content-range'), `bytes ${start}-${end}/${body.length}`);
+      assert.ok(Buffer.from(await rg.arrayBuffer()).equals(body.subarray(start, end! + 1)), `range ${start}-${end}`);
+    }
+  });
+
+  it('a multipart upload over S3 completes into one object with the multipart ETag', async () => {
+    const s3 = new S3Client({ endpoint: `http://${c.http[0]}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: AK, secretAccessKey: SK }, maxAttempts: 1 });
+    try {
+      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'data', Key: 'multi.bin' }));
+      const etags: string[] = [];
+      for (const [i, p] of parts.entries()) etags.push((await s3.send(new UploadPartCommand({ Bucket: 'data', Key: 'multi.bin', UploadId, PartNumber: i + 1, Body: p }))).ETag!);
+      const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'data', Key: 'multi.bin', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+      const want = `${md5(Buffer.concat(parts.map((p) => Buffer.from(md5(p), 'hex'))))}-3`;
+      assert.equal(done.ETag, `"${want}"`);
+      const whole = Buffer.concat(parts);
+      const g = await get(2, 'data', 'multi.bin');
+      assert.ok(Buffer.isBuffer(g) && g.equals(whole));
+      for (const n of c.nodes) assert.equal((await replicasOn(n, 'data', 'multi.bin'))[0]?.meta.sha256, sha256(whole), n.nodeName);
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  it('a PUT from a slow client (the body trickling in) is stored whole on the three nodes', async () => {
+    const body = randomBytes(6 * MiB);
+    const [host, port] = c.http[2]!.split(':') as [string, string];
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host, port: Number(port), method: 'PUT', path: `/api/v1/objects/buckets/data/objects/slow.bin`, headers: { 'content-length': body.length } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      let off = 0;
+      const next = (): void => {
+        if (off >= body.length) return void req.end();
+        const piece = body.subarray(off, off + 256 * 1024);
+        off += piece.length;
+        req.write(piece);
+        setTimeout(next, 15);
+      };
+      next();
+    });
+    assert.equal(status, 200);
+    const g = await get(0, 'data', 'slow.bin');
+    assert.ok(Buffer.isBuffer(g) && g.equals(body));
+    for (const n of c.nodes) assert.equal((await replicasOn(n, 'data', 'slow.bin')).length, 1, n.nodeName);
+  });
+
+  it('a PUT that fails its write quorum answers 503 and leaves nothing visible; nothing comes back after restart', async () => {
+    const old = Buffer.from('the version every node holds');
+    assert.equal((await fetch(obj(0, 'data', 'kept.txt'), { method: 'PUT', body: old })).status, 200);
+    // node-b and node-c stay ACTIVE but cannot store anything (their temporary directory is a file now).
+    for (const n of c.nodes.slice(1)) {
+      await rm(join(n.dataDir, 'objects', 'tmp'), { recursive: true, force: true });
+      await writeFile(join(n.dataDir, 'objects', 'tmp'), 'not a directory');
+    }
+    for (const [key, body] of [['lost.bin', randomBytes(3 * MiB)], ['small.txt', Buffer.from('tiny')], ['kept.txt', Buffer.from('a newer version that failed')]] as const) {
+      const r = await fetch(obj(0, 'data', key), { method: 'PUT', body });
+      assert.equal(r.status, 503, `${key}: ${await r.clone().text()}`);
+      const problem = (await r.json()) as { code?: string; detail?: string };
+      assert.equal(problem.code, 'UNAVAILABLE');
+      assert.match(problem.detail ?? '', /write quorum (not met|lost)/);
+    }
+    const check = async (when: string): Promise<void> => {
+      for (let i = 0; i < 3; i++) {
+        assert.equal(await get(i, 'data', 'lost.bin'), 404, `${when}: GET lost.bin on node ${i}`);
+        assert.equal(await get(i, 'data', 'small.txt'), 404, `${when}: GET small.txt on node ${i}`);
+        assert.deepEqual(await get(i, 'data', 'kept.txt'), old, `${when}: kept.txt keeps its old version on node ${i}`);
+        const listed = await keys(i, 'data');
+        assert.ok(!listed.includes('lost.bin') && !listed.includes('small.txt'), `${when}: LIST on node ${i}: ${listed.join(', ')}`);
+      }
+      for (const n of c.nodes) {
+        assert.deepEqual(await replicasOn(n, 'data', 'lost.bin'), [], `${when}: no replica file of lost.bin on ${n.nodeName}`);
+        assert.deepEqual(await replicasOn(n, 'data', 'small.txt'), [], `${when}: no replica file of small.txt on ${n.nodeName}`);
+      }
+    };
+    await check('after the failed PUTs');
+    assert.deepEqual(await readdir(join(c.nodes[0]!.dataDir, 'objects', 'tmp')), [], 'the access node kept no temporary file');
+    // Repaired and restarted (a node clears its temporary directory at start), with replicator and auditor rounds.
+    await Promise.all(c.nodes.slice(1).map((n) => n.restart()));
+    // Replicator and auditor run every second (and a replication round at start and when a peer turns
+    // ACTIVE): a few seconds are several rounds of each on every node.
+    await new Promise((r) => setTimeout(r, 4000));
+    await check('after the restart and repair rounds');
+    assert.equal((await fetch(obj(1, 'data', 'small.txt'), { method: 'PUT', body: Buffer.from('now it works') })).status, 200);
+  });
+
+  it('with two of three nodes stopped a PUT answers 503 and stores nothing', async () => {
+    await Promise.all([c.nodes[1]!.stop(), c.nodes[2]!.stop()]);
+    const r = await fetch(obj(0, 'data', 'alone.bin'), { method: 'PUT', body: randomBytes(100_000) });
+    assert.equal(r.status, 503);
+    assert.equal(((await r.json()) as { code?: string }).code, 'UNAVAILABLE');
+    assert.equal(await get(0, 'data', 'alone.bin'), 404);
+    assert.ok(!(await keys(0, 'data')).includes('alone.bin'));
+    assert.deepEqual(await replicasOn(c.nodes[0]!, 'data', 'alone.bin'), []);
+    assert.deepEqual(await readdir(join(c.nodes[0]!.dataDir, 'objects', 'tmp')), []);
+  });
+});
