@@ -18,6 +18,7 @@ NO_PACKAGES=0            # do not call apt-get
 SKIP_BUILD=0             # copy the built tree (bin, dist, proto, ...) of SOURCE; no npm
 START=0                  # start (or restart) the services at the end
 THIS_IP=""               # this host's address as others reach it; default: autodetected
+NO_TLS=0                 # --no-tls: no certificates, plain gRPC/HTTP between hosts (warned about)
 
 readonly ETC_DIR=/etc/flotilla
 readonly UNIT_DIR=/etc/systemd/system
@@ -27,6 +28,14 @@ readonly BIN_LINK=/usr/local/bin/flotilla
 readonly INSTALL_MARKER=.flotilla-install
 readonly BUILD_STAMP=.flotilla-build
 readonly NODE_MAJOR_MIN=20
+# TLS and tokens (docs/deploy.md, docs/security.md). The CA (ca.key signs every certificate) stays in
+# CA_DIR, root only; TLS_DIR is what the services read (--tls-dir): ca.crt, NAME.crt, NAME.key.
+readonly CA_DIR=/etc/flotilla/ca
+readonly TLS_DIR=/etc/flotilla/tls
+readonly JOIN_TOKEN_PATH=/etc/flotilla/join-token
+readonly BUNDLE_DIR=/etc/flotilla/bundles
+# A token as `flotilla auth token create` and the server's join-token file hold it (src/auth/tokens.ts).
+readonly TOKEN_PATTERN='^flt_[0-9a-f]{12}_[A-Za-z0-9_-]{16,}$'
 # Same rule as the CLI's node and agent names (src/cluster/membership/node-record.ts).
 readonly NAME_PATTERN='^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'
 
@@ -85,6 +94,7 @@ common_option() {
     --skip-build) SKIP_BUILD=1; OPT_SHIFT=1 ;;
     --dry-run) DRY_RUN=1; OPT_SHIFT=1 ;;
     --start) START=1; OPT_SHIFT=1 ;;
+    --no-tls) NO_TLS=1; OPT_SHIFT=1 ;;
     *) return 1 ;;
   esac
 }
@@ -98,6 +108,8 @@ Common options:
   --ip ADDR         this host's address as other hosts reach it (default: autodetected)
   --no-packages     do not install Debian packages (nodejs, npm, etcd-client)
   --start           start (or restart, when something changed) the services at the end
+  --no-tls          no certificates: gRPC, HTTP and the coordination store in clear text between
+                    hosts (tokens too); only for a private network you trust
   --root DIR        install into DIR as if it were / (tests): every file is written under DIR, and
                     apt-get, useradd, ufw and systemctl (except `systemctl --root DIR enable`) are
                     printed instead of run; needs no root privileges
@@ -264,7 +276,8 @@ write_file() {
     cp -p -- "$real" "$real.bak"
     warn "$path differed from what this script writes; the old one is $path.bak"
   fi
-  printf '%s' "$content" >"$real.tmp.$$"
+  # Created 0600 and then given its mode: a secret is never readable by others, not even for a moment.
+  (umask 077 && printf '%s' "$content" >"$real.tmp.$$")
   chmod "$mode" "$real.tmp.$$"
   mv -f -- "$real.tmp.$$" "$real"
   info "wrote: $path"
@@ -351,6 +364,26 @@ in_list() {
   return 1
 }
 
+# index_files DIR HASHES MODES ENTRY...: fills the associative arrays named HASHES and MODES with the
+# sha256 and the permission bits (octal, as find prints them) of every regular file under DIR/ENTRY...,
+# keyed by the path relative to DIR.
+index_files() {
+  local dir=$1 e m p h
+  local -n _hashes=$2 _modes=$3
+  shift 3
+  local -a present=()
+  for e in "$@"; do
+    [ -e "$dir/$e" ] && present+=("$e")
+  done
+  [ ${#present[@]} -gt 0 ] || return 0
+  while IFS=' ' read -r -d '' m p; do
+    _modes["$p"]=$m
+  done < <(cd "$dir" && find "${present[@]}" -type f -printf '%m %p\0')
+  while read -r h p; do
+    _hashes["$p"]=$h
+  done < <(cd "$dir" && find "${present[@]}" -type f -print0 | xargs -0 -r sha256sum --)
+}
+
 # Copies the chosen entries of SOURCE into PREFIX (files that differ only) and removes files of PREFIX
 # that the checkout no longer has (within the copied entries; for a full install, at the top level too).
 sync_project() {
@@ -366,17 +399,17 @@ sync_project() {
   fi
   mapfile -t entries < <(source_entries)
   COPIED=0
-  for e in "${entries[@]}"; do
-    if [ -d "$SOURCE/$e" ]; then
-      while IFS= read -r -d '' f; do
-        rel=${f#"$SOURCE"/}
-        wanted[$rel]=1
-        copy_file "$f" "$PREFIX/$rel"
-      done < <(find "$SOURCE/$e" -type f -print0)
-    elif [ -f "$SOURCE/$e" ]; then
-      wanted[$e]=1
-      copy_file "$SOURCE/$e" "$PREFIX/$e"
-    fi
+  # Both trees hashed in one pass each (not a cmp per file): only what differs is copied.
+  local -A src_hash=() src_mode=() dst_hash=() dst_mode=()
+  local mode
+  index_files "$SOURCE" src_hash src_mode "${entries[@]}"
+  index_files "$real_prefix" dst_hash dst_mode "${entries[@]}"
+  for rel in "${!src_hash[@]}"; do
+    wanted[$rel]=1
+    mode=644
+    (((8#${src_mode[$rel]}) & 8#100)) && mode=755
+    [ "${dst_hash[$rel]:-}" = "${src_hash[$rel]}" ] && [ "${dst_mode[$rel]:-}" = "$mode" ] && continue
+    copy_file "$SOURCE/$rel" "$PREFIX/$rel"
   done
   # Stale files: gone from the checkout since the last install.
   local removed=0
@@ -554,6 +587,167 @@ ufw_allow() {
       run_system ufw allow "$p/tcp" comment flotilla
     fi
   done
+}
+
+# ---- certificates and tokens ------------------------------------------------------------------------
+
+is_ipv4() { [[ "$1" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; }
+
+# SCRATCH: a directory of this run, removed when the script ends however it ends. Call ensure_scratch in
+# the script itself (not in $(...), whose end would remove it).
+SCRATCH=""
+ensure_scratch() {
+  if [ -z "$SCRATCH" ]; then
+    SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-install.XXXXXX")
+    chmod 700 "$SCRATCH"
+    trap 'rm -rf -- "$SCRATCH"' EXIT
+  fi
+}
+
+need_openssl() {
+  command -v openssl >/dev/null 2>&1 || err "openssl is needed to check the certificates: apt-get install openssl (or give --no-tls)"
+}
+
+# ensure_dir PATH MODE: a directory (target-host path) with that mode.
+ensure_dir() {
+  local path=$1 mode=$2 real
+  real=$(at_root "$path")
+  if [ -d "$real" ] && [ "$(stat -c %a -- "$real")" = "$mode" ]; then
+    return 0
+  fi
+  if [ "$DRY_RUN" = 1 ]; then
+    info "would create: $path/ ($mode)"
+    return 0
+  fi
+  mkdir -p -- "$real"
+  chmod "$mode" -- "$real"
+  info "directory: $path ($mode)"
+  CHANGES=$((CHANGES + 1))
+}
+
+# ensure_owner PATH...: target-host paths owned by the service user, which must read them (its key, its
+# token). Under --root that user does not exist: the chown is printed.
+ensure_owner() {
+  local p real
+  [ "$DRY_RUN" = 1 ] && return 0
+  for p in "$@"; do
+    real=$(at_root "$p")
+    if ! is_real; then
+      LATER+=("chown $SERVICE_USER:$SERVICE_USER $p")
+    elif [ "$(stat -c %U:%G -- "$real")" != "$SERVICE_USER:$SERVICE_USER" ]; then
+      chown "$SERVICE_USER:$SERVICE_USER" -- "$real"
+      info "owner of $p: $SERVICE_USER"
+      CHANGES=$((CHANGES + 1))
+    fi
+  done
+}
+
+# install_file SRC PATH MODE: copies a file to a target-host path when its content or mode differs (any
+# content: certificates, keys, tarballs). The copy is never readable by others before it has its mode.
+install_file() {
+  local src=$1 path=$2 mode=$3 real
+  real=$(at_root "$path")
+  if [ -f "$real" ] && cmp -s -- "$src" "$real" && [ "$(stat -c %a -- "$real")" = "$mode" ]; then
+    info "unchanged: $path"
+    return 0
+  fi
+  if [ "$DRY_RUN" = 1 ]; then
+    info "would write: $path"
+    return 0
+  fi
+  mkdir -p -- "$(dirname -- "$real")"
+  (umask 077 && cp -- "$src" "$real.tmp.$$")
+  chmod "$mode" -- "$real.tmp.$$"
+  mv -f -- "$real.tmp.$$" "$real"
+  info "wrote: $path"
+  CHANGES=$((CHANGES + 1))
+}
+
+# cert_names FILE ADDR: true when the certificate in FILE names ADDR (an IPv4 address or a DNS name).
+cert_names() {
+  local sans
+  sans=$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null) || return 1
+  sans="${sans//[[:space:]]/},"
+  if is_ipv4 "$2"; then
+    [[ "$sans" == *"IPAddress:$2,"* ]]
+  else
+    [[ "${sans,,}" == *"dns:${2,,},"* ]]
+  fi
+}
+
+# check_cert DIR NAME WHAT: DIR/NAME.crt is the certificate of NAME (its common name), signed by
+# DIR/ca.crt and valid now, and DIR/NAME.key is its key. Ends the script naming what is wrong (WHAT names
+# DIR in the message).
+check_cert() {
+  local dir=$1 name=$2 what=$3 f cn out why
+  for f in "$dir/$name.crt" "$dir/$name.key"; do
+    [ -f "$f" ] || err "$what has no ${f##*/}: every agent and node of this host needs its certificate and key (on the server host: flotilla certs issue $name --dir $CA_DIR --ip ADDR)"
+    [ -r "$f" ] || err "$what: cannot read ${f##*/} (run as root)"
+  done
+  openssl x509 -in "$dir/$name.crt" -noout 2>/dev/null || err "$what: $name.crt is not a PEM certificate"
+  cn=$(openssl x509 -in "$dir/$name.crt" -noout -subject -nameopt multiline 2>/dev/null | awk -F' = ' '/commonName/ {print $2; exit}')
+  [ "$cn" = "$name" ] || err "$what: $name.crt is the certificate of '${cn:-nobody}', not of '$name' (issue one with: flotilla certs issue $name)"
+  if ! out=$(openssl verify -CAfile "$dir/ca.crt" "$dir/$name.crt" 2>&1); then
+    why=$(sed -n 's/^error [0-9]* at [0-9]* depth lookup: //p' <<<"$out" | head -n1)
+    err "$what: $name.crt is not signed by the cluster CA in its ca.crt, or not valid now (${why:-openssl verify failed}); use a certificate of this cluster's CA"
+  fi
+  [ "$(openssl x509 -in "$dir/$name.crt" -noout -pubkey 2>/dev/null)" = "$(openssl pkey -in "$dir/$name.key" -pubout 2>/dev/null)" ] ||
+    err "$what: $name.key is not the key of $name.crt"
+  openssl x509 -in "$dir/$name.crt" -noout -checkend 2592000 >/dev/null 2>&1 ||
+    warn "$what: $name.crt expires within 30 days ($(openssl x509 -in "$dir/$name.crt" -noout -enddate 2>/dev/null | cut -d= -f2)); rerun install-server.sh --agent-bundle on the server host to renew it"
+}
+
+# check_ca DIR WHAT: DIR/ca.crt is a readable CA certificate.
+check_ca() {
+  local dir=$1 what=$2
+  [ -f "$dir/ca.crt" ] || err "$what has no ca.crt (the cluster CA's certificate: $CA_DIR/ca.crt on the server host)"
+  [ -r "$dir/ca.crt" ] || err "$what: cannot read ca.crt (run as root)"
+  openssl x509 -in "$dir/ca.crt" -noout 2>/dev/null || err "$what: ca.crt is not a PEM certificate"
+  openssl x509 -in "$dir/ca.crt" -noout -ext basicConstraints 2>/dev/null | grep -q 'CA:TRUE' ||
+    err "$what: ca.crt is not a CA certificate (give the cluster CA's ca.crt, not a process certificate)"
+}
+
+# check_join_token FILE WHAT: prints the token FILE holds; ends the script when it holds none.
+check_join_token() {
+  local file=$1 what=$2 tok
+  [ -f "$file" ] || err "$what: $file does not exist"
+  [ -r "$file" ] || err "$what: cannot read $file (run as root)"
+  tok=$(head -n1 -- "$file" | tr -d '[:space:]')
+  [[ "$tok" =~ $TOKEN_PATTERN ]] || err "$what: $file does not hold a Flotilla token (flt_<id>_<secret>); copy the server host's $STATE_DIR/server/join-token"
+  printf '%s\n' "$tok"
+}
+
+# The flotilla command this script runs for `flotilla certs` (it needs the project's dependencies): the
+# installed one, else the checkout's.
+flotilla_cli() {
+  local p
+  p=$(at_root "$PREFIX")
+  if [ -d "$p/node_modules" ] && [ -f "$p/dist/cli/main.js" ]; then
+    printf '%s\n' "$p/bin/flotilla.js"
+  elif [ -d "$SOURCE/node_modules" ] && [ -f "$SOURCE/dist/cli/main.js" ]; then
+    printf '%s\n' "$SOURCE/bin/flotilla.js"
+  else
+    err "cannot run \`flotilla certs\`: neither $PREFIX nor $SOURCE has node_modules and dist/ (install without --skip-build, or run npm ci in $SOURCE, or give --no-tls)"
+  fi
+}
+
+# True when the installed flotilla has the TLS options (--tls-dir) of server, node and agent.
+cli_has_tls() {
+  local d
+  for d in "$(at_root "$PREFIX")/dist/cli" "$SOURCE/dist/cli"; do
+    if [ -d "$d" ]; then
+      grep -rqsE -- "--tls-dir <" "$d"
+      return
+    fi
+  done
+  return 1
+}
+
+# Warns when TLS is configured for a flotilla that does not know it yet (the variables are ignored).
+warn_if_no_tls_support() {
+  if [ "$DRY_RUN" = 0 ] && ! cli_has_tls; then
+    warn "this build of flotilla has no --tls-dir yet: the certificates are installed and FLOTILLA_TLS_DIR is set, but traffic stays in clear text until flotilla is upgraded and this script rerun"
+  fi
 }
 
 # ---- the end ----------------------------------------------------------------------------------------
