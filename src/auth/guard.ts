@@ -10,6 +10,7 @@ import type { Logger } from '../core/log.js';
 import { authorize, bearerOf, grpcRequirement, httpRequirement } from './policy.js';
 import type { TokenVerifier } from './token-store.js';
 import type { Principal } from './tokens.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 /** What the HTTP hook sees of a request. */
 export interface HttpRequestInfo {
@@ -18,13 +19,23 @@ export interface HttpRequestInfo {
   /** The matched route's pattern; undefined when no route matched. */
   routeUrl: string | undefined;
   headers: IncomingHttpHeaders;
+  /** The client's address: the rate limit's key when the request carries no token. */
+  remoteAddress?: string;
 }
 
 export interface AuthGuard {
   /** Throws UNAUTHENTICATED / PERMISSION_DENIED (or UNAVAILABLE while starting); returns the principal, if any. */
   checkHttp(req: HttpRequestInfo): Principal | undefined;
   /** The error to answer a gRPC request with, or undefined to let it through. `path` is `/pkg.Service/Method`. */
-  checkGrpc(path: string, headers: IncomingHttpHeaders): FlotillaError | undefined;
+  checkGrpc(path: string, headers: IncomingHttpHeaders, remoteAddress?: string): FlotillaError | undefined;
+}
+
+export interface AuthGuardOptions {
+  /**
+   * Rate limits (rate-limiter.ts): every request that needs a token takes one from its caller's bucket
+   * (the token's id, else the client's address); the cluster (join) token is exempt. Default: none.
+   */
+  rateLimiter?: RateLimiter;
 }
 
 function principalOf(verifier: TokenVerifier | undefined, header: string | string[] | undefined): Principal | undefined {
@@ -35,19 +46,37 @@ function principalOf(verifier: TokenVerifier | undefined, header: string | strin
 }
 
 /** A guard over the tokens `verifier()` knows (undefined until the process has loaded them). */
-export function createAuthGuard(verifier: () => TokenVerifier | undefined): AuthGuard {
+export function createAuthGuard(verifier: () => TokenVerifier | undefined, options: AuthGuardOptions = {}): AuthGuard {
+  const limiter = options.rateLimiter;
+  const limit = (principal: Principal | undefined, address: string | undefined): void => {
+    if (limiter === undefined || principal?.role === 'cluster') return;
+    if (principal !== undefined) limiter.check(`t:${principal.tokenId}`, `API token ${principal.tokenId} (${principal.name})`);
+    else limiter.check(`a:${address ?? 'unknown'}`, `client ${address ?? 'unknown'} (without a valid API token)`);
+  };
+  /** The verified principal, after the caller's rate limit (a bad token counts against the address). */
+  const identify = (header: string | string[] | undefined, address: string | undefined): Principal | undefined => {
+    let principal: Principal | undefined;
+    try {
+      principal = principalOf(verifier(), header);
+    } catch (err) {
+      limit(undefined, address);
+      throw err;
+    }
+    limit(principal, address);
+    return principal;
+  };
   return {
     checkHttp(req) {
       const need = httpRequirement(req.method, req.routeUrl, req.url);
       if (need.public === true) return undefined;
-      const principal = principalOf(verifier(), req.headers.authorization);
+      const principal = identify(req.headers.authorization, req.remoteAddress);
       authorize(principal, need, `${req.method} ${req.url.split('?')[0]}`);
       return principal;
     },
-    checkGrpc(path, headers) {
+    checkGrpc(path, headers, remoteAddress) {
       try {
         const need = grpcRequirement(path);
-        authorize(principalOf(verifier(), headers.authorization), need, path.slice(1));
+        authorize(identify(headers.authorization, remoteAddress), need, path.slice(1));
         return undefined;
       } catch (err) {
         return FlotillaError.from(err);

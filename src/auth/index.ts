@@ -5,3 +5,7 @@ export * from './token-store.js';
 export * from './guard.js';
 export * from './bootstrap.js';
 export { registerAuthRoutes, parseTtl } from './http-routes.js';
+export { createCoordStoreAuthorizer } from './coord-store.js';
+export type { CoordStoreAuthorizerOptions } from './coord-store.js';
+export { DEFAULT_RATE_LIMIT, RateLimiter, rateLimitOption } from './rate-limiter.js';
+export type { RateLimiterOptions } from './rate-limiter.js';

@@ -4,7 +4,8 @@ import { Lifecycle } from '../core/lifecycle.js';
 import { createLogger } from '../core/log.js';
 import { version } from '../core/version.js';
 import { agentConfigSchema, createAgent } from '../monitor/index.js';
-import { action, givenOptions, runUntilStopped, table } from './run.js';
+import { action, addProcessTlsOptions, givenOptions, runUntilStopped, table } from './run.js';
+import { setupProcessTls } from '../core/tls.js';
 import { setDefaultCallToken } from '../core/grpc-client.js';
 import { resolveCliToken } from './credentials.js';
 
@@ -16,8 +17,9 @@ function agentJoinToken(opts: { joinToken?: string; joinTokenFile?: string }): s
 }
 
 export function registerAgent(program: Command): void {
-  program
-    .command('agent')
+  const cmd = program.command('agent');
+  addProcessTlsOptions(cmd, 'the hostname');
+  cmd
     .description(
       'run a monitoring agent: streams cpu, memory, disk, network and filesystem metrics to the monitor\n' +
         'server, applies its commands, follows /monitor/config/<hostname>, keeps /monitor/heartbeat/<hostname>',
@@ -37,6 +39,7 @@ export function registerAgent(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: agentConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
         const logger = createLogger({ name: `agent ${config.hostname}` });
+        const tls = await setupProcessTls(config, config.hostname);
         setDefaultCallToken(agentJoinToken(cmd.opts<{ joinToken?: string; joinTokenFile?: string }>()));
         const lifecycle = new Lifecycle({ logger });
         lifecycle.add(
@@ -58,6 +61,7 @@ export function registerAgent(program: Command): void {
             `flotilla agent ${config.hostname} ${version} ready\n` +
             table([
               ['server', config.server],
+              ['TLS', tls !== undefined ? `on (certificate ${tls.name ?? ''})` : 'off'],
               ['coordination', config.etcd.join(',')],
               ['heartbeat TTL', `${Math.ceil(config.heartbeatTtl / 1000)}s`],
               ['labels', Object.entries(config.labels).map(([k, v]) => `${k}=${v}`).join(',') || '(none)'],

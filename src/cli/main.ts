@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../core/version.js';
 import { addTokenOptions } from './credentials.js';
+import { addClientTlsOptions } from './run.js';
 import { fail } from './run.js';
 
 type Register = (program: Command) => void;
@@ -44,7 +45,9 @@ export async function buildProgram(only?: string): Promise<Command> {
   const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
   const registers = await Promise.all(names.map((name) => COMMANDS[name]!()));
   for (const register of registers) register(program);
-  // Last: every client command registered above gets --token / --token-file.
+  // Last: every client command registered above gets --tls-ca/--tls-dir/--tls-name, then --token / --token-file
+  // (in this order: the token's fetch wrapper goes around the TLS one).
+  addClientTlsOptions(program);
   addTokenOptions(program);
   return program;
 }

@@ -3,11 +3,13 @@ import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { version } from '../core/version.js';
 import { createNodeProcess, nodeConfigSchema, resolveNodeConfig } from '../node/index.js';
-import { action, givenOptions, runUntilStopped, table } from './run.js';
+import { action, addProcessTlsOptions, givenOptions, runUntilStopped, table } from './run.js';
+import { setupProcessTls } from '../core/tls.js';
 
 export function registerNode(program: Command): void {
-  program
-    .command('node')
+  const cmd = program.command('node');
+  addProcessTlsOptions(cmd, 'the node name');
+  cmd
     .description(
       'run a node: registers in the cluster under --name, checks its peers, serves them; SIGTERM leaves cleanly.\n' +
         'Join with --join HOST:PORT (the server or any member), --peers A,B,C or --etcd; with none of them the\n' +
@@ -39,6 +41,8 @@ export function registerNode(program: Command): void {
     .option('--join-token-file <file>', 'read the join token from this file')
     .option('--auth <mode>', 'check API tokens: auto (on beyond loopback or with a join token) or on (default auto)')
     .option('--insecure-no-auth', 'turn authentication off even beyond loopback (logged as a loud warning)')
+    .option('--rate-limit <n>', 'requests/s per API token (or per client address without one) on the HTTP API and public gRPC methods; the join token is exempt; 0 = off (default 200)')
+    .option('--rate-limit-burst <n>', 'requests a caller may make at once (default 2 x --rate-limit)')
     .option('--lease-ttl <seconds>', 'registration lease TTL (default 5)')
     .option('--failure-timeout <duration>', 'a peer silent this long is DISCONNECTED, e.g. 3s or 1500ms (default 3s)')
     .option('--health-interval <duration>', 'time between health checks of one peer (default 1s)')
@@ -47,6 +51,7 @@ export function registerNode(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const config = resolveNodeConfig(loadConfig({ schema: nodeConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config }));
         const logger = createLogger({ name: config.name });
+        const tls = await setupProcessTls(config, config.name);
         const node = createNodeProcess(config, logger);
         await runUntilStopped(
           node.lifecycle,
@@ -61,6 +66,7 @@ export function registerNode(program: Command): void {
               ['zone', config.zone],
               ['backend', config.backend],
               ['data', config.dataDir],
+              ['TLS', tls !== undefined ? `on (certificate ${tls.name ?? ''})` : 'off'],
             ]),
         );
       }),

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { Code, FlotillaError } from '../core/errors.js';
 import { ExitCode, type Lifecycle } from '../core/lifecycle.js';
 import { stopWhenParentGoes } from '../core/supervisor.js';
+import { clusterFetch, loadTrustedCa, processTls, setProcessTls, setupProcessTls, type TlsFlags } from '../core/tls.js';
 
 const usageCodes: ReadonlySet<Code> = new Set([Code.CONFIG_INVALID, Code.INVALID_ARGUMENT, Code.FLOW_SPEC_INVALID]);
 
@@ -65,4 +66,78 @@ export async function runUntilStopped(lifecycle: Lifecycle, banner: () => string
 export function table(rows: [string, string][], indent = '  '): string {
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+/** Commands that run processes: they take TLS from their own --tls-* flags (setupProcessTls). */
+const PROCESS_COMMANDS = new Set(['server', 'node', 'agent', 'up', 'coord', 'certs']);
+
+/** Adds the TLS flags of a process (server, node, agent): --tls-dir, --tls-name, --tls-ca, --tls-cert, --tls-key. */
+export function addProcessTlsOptions(cmd: Command, defaultName: string): Command {
+  return cmd
+    .option('--tls-dir <dir>', `TLS: directory with ca.crt, NAME.crt, NAME.key from flotilla certs (env FLOTILLA_TLS_DIR; default: TLS off)`)
+    .option('--tls-name <name>', `TLS: the certificate's NAME in --tls-dir (env FLOTILLA_TLS_NAME; default ${defaultName})`)
+    .option('--tls-ca <file>', 'TLS: the cluster CA certificate (default <tls-dir>/ca.crt)')
+    .option('--tls-cert <file>', "TLS: this process's certificate (default <tls-dir>/NAME.crt)")
+    .option('--tls-key <file>', "TLS: this process's private key (default <tls-dir>/NAME.key)");
+}
+
+/**
+ * fetch() of a CLI with TLS: https:// requests go through clusterFetch (trusting the cluster CA, with the
+ * certificate when there is one); anything else is the original fetch.
+ */
+function installTlsFetch(): void {
+  const original = globalThis.fetch;
+  if ((original as { flotillaTls?: boolean }).flotillaTls === true) return;
+  const withTls = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (!url.startsWith('https://') || processTls() === undefined) return original(input, init);
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).forEach((v, k) => (headers[k] = v));
+    const body = init?.body;
+    if (body !== undefined && body !== null && typeof body !== 'string') return original(input, init);
+    return clusterFetch(url, {
+      method: init?.method ?? (input instanceof Request ? input.method : 'GET'),
+      headers,
+      ...(typeof body === 'string' ? { body } : {}),
+      ...(init?.signal !== undefined && init.signal !== null ? { signal: init.signal } : {}),
+    });
+  };
+  globalThis.fetch = Object.assign(withTls, { flotillaTls: true });
+}
+
+/**
+ * The CLI's TLS: every client command gets `--tls-ca FILE` (env FLOTILLA_TLS_CA: trust the cluster CA, for
+ * the HTTPS API) and `--tls-dir DIR --tls-name NAME` (env FLOTILLA_TLS_DIR/FLOTILLA_TLS_NAME: also present
+ * NAME's certificate, which the mutual-TLS gRPC ports require). Loaded before the command's action runs.
+ */
+export function addClientTlsOptions(program: Command): void {
+  const visit = (cmd: Command, top: string): void => {
+    if (cmd.commands.length === 0) {
+      if (!PROCESS_COMMANDS.has(top) && !cmd.options.some((o) => o.long === '--tls-ca')) {
+        cmd.option('--tls-ca <file>', 'trust this cluster CA certificate: the server serves HTTPS (env FLOTILLA_TLS_CA)');
+        cmd.option('--tls-dir <dir>', 'present a certificate from this directory to gRPC ports with TLS (env FLOTILLA_TLS_DIR)');
+        cmd.option('--tls-name <name>', 'the certificate NAME in --tls-dir (env FLOTILLA_TLS_NAME; default cli)');
+      }
+      return;
+    }
+    for (const sub of cmd.commands) visit(sub, top);
+  };
+  for (const c of program.commands) visit(c, c.name());
+  program.hook('preAction', async (_program, actionCommand) => {
+    let top: Command = actionCommand;
+    while (top.parent !== null && top.parent !== program) top = top.parent;
+    if (PROCESS_COMMANDS.has(top.name())) return;
+    const o = actionCommand.opts<{ tlsCa?: string; tlsDir?: string; tlsName?: string }>();
+    const env = process.env;
+    const pick = (v: string | undefined, e: string | undefined): string | undefined => (v !== undefined && v !== '' ? v : e !== undefined && e !== '' ? e : undefined);
+    const flags: TlsFlags = { tlsCa: pick(o.tlsCa, env.FLOTILLA_TLS_CA), tlsDir: pick(o.tlsDir, env.FLOTILLA_TLS_DIR), tlsName: pick(o.tlsName, env.FLOTILLA_TLS_NAME) };
+    try {
+      if (flags.tlsDir !== undefined) await setupProcessTls(flags, 'cli');
+      else if (flags.tlsCa !== undefined) setProcessTls(await loadTrustedCa(flags.tlsCa));
+      else return;
+    } catch (err) {
+      fail(err);
+    }
+    installTlsFetch();
+  });
 }

@@ -3,7 +3,8 @@ import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { version } from '../core/version.js';
 import { createServerProcess, serverConfigSchema } from '../server/index.js';
-import { action, givenOptions, runUntilStopped, table } from './run.js';
+import { action, addProcessTlsOptions, givenOptions, runUntilStopped, table } from './run.js';
+import { setupProcessTls } from '../core/tls.js';
 import type { BootstrapResult } from '../auth/index.js';
 
 /** The first admin token, printed once when this start created it. */
@@ -13,8 +14,9 @@ export function adminTokenNotice(b: BootstrapResult | undefined): string {
 }
 
 export function registerServer(program: Command): void {
-  program
-    .command('server')
+  const cmd = program.command('server');
+  addProcessTlsOptions(cmd, 'server');
+  cmd
     .description('run a control-plane server: coordination store (or a client of real etcd) and the HTTP API')
     .option('--listen <host:port>', 'gRPC address: nodes join here, `flotilla status` asks here (default 0.0.0.0:50051)')
     .option('--http <host:port>', 'HTTP API address (default 0.0.0.0:8080)')
@@ -37,6 +39,8 @@ export function registerServer(program: Command): void {
     .option('--alert-webhook <url>', 'POST alert notifications (Alertmanager webhook JSON) to this URL (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option('--auth <mode>', 'API tokens: auto (on when any listener is beyond loopback) or on (default auto; docs/security.md)')
     .option('--insecure-no-auth', 'turn authentication off even beyond loopback (logged as a loud warning)')
+    .option('--rate-limit <n>', 'requests/s per API token (or per client address without one) on the HTTP API and public gRPC methods; the join token is exempt; 0 = off (default 200)')
+    .option('--rate-limit-burst <n>', 'requests a caller may make at once (default 2 x --rate-limit)')
     .option('--join-token <token>', 'cluster token for internal calls (env FLOTILLA_JOIN_TOKEN; default <data-dir>/join-token, created when missing)')
     .option('--oidc-issuer <url>', 'dashboard login with OpenID Connect: the provider\'s issuer URL (docs/security.md)')
     .option('--oidc-client-id <id>', 'OpenID Connect client id registered at the provider')
@@ -52,6 +56,8 @@ export function registerServer(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const config = loadConfig({ schema: serverConfigSchema, flags: givenOptions(cmd), file: cmd.opts<{ config?: string }>().config });
         const logger = createLogger({ name: 'server' });
+        // Before any listener or client exists: bad TLS material stops the start with CONFIG_INVALID naming the file.
+        const tls = await setupProcessTls(config, 'server');
         const server = createServerProcess(config, logger);
         process.on('SIGHUP', () => {
           const rules = server.rules;
@@ -67,6 +73,7 @@ export function registerServer(program: Command): void {
               ['gRPC (join, status, agents)', server.grpc.address],
               ['HTTP', `${server.http.url}  (health: /healthz, readiness: /readyz)`],
               ['data', config.dataDir],
+              ['TLS', tls !== undefined ? `on (mutual TLS between processes, HTTPS API; certificate ${tls.name ?? ''})` : 'off (--tls-dir turns it on)'],
               ['authentication', server.auth.enabled ? 'on (API tokens)' : 'off (loopback only; --auth on turns it on)'],
               ['join token', server.auth.bootstrap()?.joinTokenFile ?? ''],
             ]) +

@@ -197,7 +197,7 @@ export function registerUp(program: Command): void {
             table([
               ['', `npx flotilla status --server ${server}`],
               ['', `npx flotilla health ${nodes.map((n) => dialableAddress(n.peer)).join(' ')}`],
-              ['', `ETCDCTL_API=3 etcdctl --endpoints ${coord} get --prefix /flotilla/nodes/`],
+              ['', `ETCDCTL_API=3 etcdctl --endpoints ${coord} --user flotilla:$(cat ${join(config.dataDir, 'server', ADMIN_TOKEN_FILE)}) get --prefix /flotilla/nodes/`],
               ['', `curl ${httpUrl}/readyz`],
               ['', `curl -H "Authorization: Bearer $(cat ${join(config.dataDir, 'server', ADMIN_TOKEN_FILE)})" ${httpUrl}/api/v1/members`],
             ]).replace(/^ {4}/gm, '  ') +

@@ -8,6 +8,8 @@ import type { IOptions, IRangeRequest } from 'etcd3';
 import type { Logger } from 'pino';
 import { Code, FlotillaError } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
+import { defaultToken } from '../core/grpc-client.js';
+import { processTls } from '../core/tls.js';
 import type {
   Bytes,
   Coord,
@@ -50,6 +52,13 @@ export interface CoordOptions {
   maxReceiveMessageBytes?: number;
   /** Where the client logs reconnects and lost leases. Default: silent. */
   logger?: Logger;
+  /**
+   * API token sent as the `flotilla-token` metadata on every call, watches and lease keep-alives included:
+   * the embedded store checks it when authentication is on. Not `authorization`, which real etcd reads as
+   * one of its own auth tokens and refuses ("invalid auth token") even with its authentication off.
+   * Default: the process's token (src/core/grpc-client.ts setDefaultCallToken), read at each call.
+   */
+  token?: string;
 }
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
@@ -69,11 +78,38 @@ function passThroughPolicy(): Policy {
   return policy as unknown as Policy;
 }
 
+/** What a grpc-js interceptor sees of a call (typed here: grpc-js is etcd3's dependency, not ours). */
+interface InterceptedCall {
+  start(metadata: { set(key: string, value: string): void }, listener: unknown, ...rest: unknown[]): void;
+}
+
+/** A grpc-js client interceptor adding the `flotilla-token` metadata to every call. */
+function bearerInterceptor(own: string | undefined) {
+  return (options: unknown, nextCall: (options: unknown) => InterceptedCall): InterceptedCall => {
+    const call = nextCall(options);
+    const start = call.start.bind(call);
+    call.start = (metadata, listener, ...rest) => {
+      const token = own ?? defaultToken();
+      if (token !== undefined) metadata.set('flotilla-token', token);
+      start(metadata, listener, ...rest);
+    };
+    return call;
+  };
+}
+
 const READ_ATTEMPTS = 3;
 const READ_RETRY_DELAY_MS = 200;
 
 function endpointUrl(endpoint: string): string {
-  return /^https?:\/\//.test(endpoint) ? endpoint : `http://${endpoint}`;
+  // With the process's TLS (core/tls.ts) a bare host:port is reached over mutual TLS.
+  return /^https?:\/\//.test(endpoint) ? endpoint : `${processTls() !== undefined ? 'https' : 'http'}://${endpoint}`;
+}
+
+/** Client credentials for a store reached over TLS: the cluster CA, and the process's certificate when it has one. */
+function tlsCredentials(): Pick<IOptions, 'credentials'> {
+  const t = processTls();
+  if (t === undefined) return {};
+  return { credentials: { rootCertificate: Buffer.from(t.ca), ...(t.cert !== undefined && t.key !== undefined ? { certChain: Buffer.from(t.cert), privateKey: Buffer.from(t.key) } : {}) } };
 }
 
 /**
@@ -114,7 +150,12 @@ class EtcdCoord implements Coord {
     const timeoutMs = this.requestTimeoutMs;
     this.client = new Etcd3({
       hosts: options.endpoints.map(endpointUrl),
-      grpcOptions: { 'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 64 * 1024 * 1024 },
+      ...tlsCredentials(),
+      grpcOptions: {
+        'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
+        // grpc-js takes client interceptors from the client options etcd3 passes through.
+        interceptors: [bearerInterceptor(options.token)],
+      },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
       faultHandling: { global: passThroughPolicy(), host: () => passThroughPolicy() },
     });

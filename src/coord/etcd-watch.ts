@@ -157,6 +157,11 @@ export class EtcdWatch extends EventEmitter implements Watch {
   private onBroken(stream: Stream | undefined, err: FlotillaError): void {
     if (this.closed || this.failed) return;
     if (stream !== undefined && stream !== this.stream) return;
+    // The store refused this client's token (missing, revoked, too low a role): retrying cannot help.
+    if (err.code === Code.UNAUTHENTICATED || err.code === Code.PERMISSION_DENIED) {
+      this.fail(err);
+      return;
+    }
     if (this.stream) {
       const old = this.stream;
       this.stream = undefined;

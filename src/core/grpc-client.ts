@@ -1,6 +1,7 @@
 /**
- * One way to open a gRPC client connection (ConnectRPC, gRPC protocol over HTTP/2 without TLS) to a
- * Flotilla peer. Every client of the project goes through here, so every connection gets the same
+ * One way to open a gRPC client connection (ConnectRPC, gRPC protocol over HTTP/2) to a Flotilla peer:
+ * h2c, or, when the process has TLS (tls.ts setProcessTls), https:// presenting the process's
+ * certificate and trusting only the cluster CA. Every client of the project goes through here, so every connection gets the same
  * hardening:
  *
  * Each HTTP/2 session gets an 'error' listener of its own. When a peer stops, its GOAWAY reaches an idle
@@ -13,6 +14,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { Code as ConnectCode, ConnectError, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { Code, FlotillaError } from './errors.js';
+import { clusterClientTlsOptions, processTls, tlsFailure } from './tls.js';
 
 export interface GrpcConnectionOptions {
   /** Close the connection after this long without a call. 0 keeps it open. Default 60 000 ms. */
@@ -80,7 +82,8 @@ function guardSessions(manager: Http2SessionManager): void {
 
 /** A connection to `address` (host:port). */
 export function createGrpcConnection(address: string, options: GrpcConnectionOptions = {}): GrpcConnection {
-  const baseUrl = `http://${address}`;
+  const tls = processTls();
+  const baseUrl = `${tls !== undefined ? 'https' : 'http'}://${address}`;
   const manager = new Http2SessionManager(
     baseUrl,
     {
@@ -88,7 +91,7 @@ export function createGrpcConnection(address: string, options: GrpcConnectionOpt
       ...(options.pingIntervalMs !== undefined ? { pingIntervalMs: options.pingIntervalMs } : {}),
       ...(options.pingTimeoutMs !== undefined ? { pingTimeoutMs: options.pingTimeoutMs } : {}),
     },
-    {},
+    tls !== undefined ? clusterClientTlsOptions(tls) : {},
   );
   guardSessions(manager);
   const transport = createGrpcTransport({
@@ -132,6 +135,8 @@ export interface CallErrorContext {
 export function callError(err: unknown, ctx: CallErrorContext): FlotillaError {
   if (err instanceof FlotillaError) return err;
   const { address, what } = ctx;
+  const tlsErr = tlsFailure(err, address);
+  if (tlsErr !== undefined) return new FlotillaError(tlsErr.code, `${what}: ${tlsErr.rawMessage}`, { cause: err });
   const ce = ConnectError.from(err);
   const raw = ce.rawMessage;
   if (ce.code === ConnectCode.Unimplemented) {
@@ -143,6 +148,11 @@ export function callError(err: unknown, ctx: CallErrorContext): FlotillaError {
   }
   if (/protocol error|unexpected content-type|invalid content-type|HTTP status|ERR_HTTP2/i.test(raw) || (ce.code === ConnectCode.Internal && /http/i.test(raw))) {
     return new FlotillaError(Code.FAILED_PRECONDITION, `${address} is not a Flotilla gRPC port (${what}: ${raw})`, { cause: err });
+  }
+  // A plain (h2c) client at a TLS port sees its stream or connection dropped: say what may be wrong.
+  const dropped = /closed without an answer|stream closed with error code|ECONNRESET|socket hang up|other side closed|NGHTTP2/i.test(raw);
+  if (processTls() === undefined && dropped && (ce.code === ConnectCode.Unavailable || ce.code === ConnectCode.Unknown || ce.code === ConnectCode.Canceled)) {
+    return new FlotillaError(Code.UNAVAILABLE, `cannot reach ${address} (${what}): ${raw} (if that process runs with TLS, give this one --tls-dir: docs/security.md)`, { cause: err });
   }
   if (ce.code === ConnectCode.Unavailable || ce.code === ConnectCode.Unknown) {
     return new FlotillaError(Code.UNAVAILABLE, `cannot reach ${address} (${what}): ${raw}`, { cause: err });

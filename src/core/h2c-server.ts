@@ -1,6 +1,8 @@
 /**
- * An HTTP/2 server without TLS (h2c) for gRPC, as the embedded coordination store and every peer server
- * run it: sessions are tracked so that stop() ends open ones (http2Server.close() waits for them
+ * The HTTP/2 server for gRPC, as the embedded coordination store and every peer server run it: without
+ * TLS (h2c), or, when the process has TLS (tls.ts setProcessTls) or `tls` is given, with mutual TLS (ALPN
+ * h2; a client without a certificate signed by the cluster CA is refused at the handshake, and each
+ * (address, reason) is logged at most once a minute). Sessions are tracked so that stop() ends open ones (http2Server.close() waits for them
  * otherwise), a client's GOAWAY is answered as grpc-go answers it (peer-goaway.ts), session errors are
  * logged at debug (a peer going away is routine), and a failure to bind is a LISTEN_FAILED error.
  */
@@ -9,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Code, FlotillaError } from './errors.js';
 import type { Logger } from './log.js';
 import { servePastPeerGoaway } from './peer-goaway.js';
+import { clusterServerTlsOptions, processTls, type ProcessTls } from './tls.js';
 
 export interface H2cServerOptions {
   host: string;
@@ -24,6 +27,12 @@ export interface H2cServerOptions {
    * error's message), so no service, ConnectRPC or a fast path, is reached without it. Default: none.
    */
   authorize?: (req: http2.Http2ServerRequest) => FlotillaError | undefined;
+  /** TLS material: mutual TLS with it; null: h2c even when the process has TLS. Default: the process's (tls.ts processTls()). */
+  tls?: ProcessTls | null;
+  /** A session with no open stream and no traffic for this long is closed (GOAWAY). Default 300 000 ms; 0 never. */
+  idleSessionTimeoutMs?: number;
+  /** A TLS handshake not finished within this is dropped. Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
 }
 
 /** Answers a gRPC request with `err` (trailers-only, as gRPC servers refuse calls). */
@@ -70,11 +79,36 @@ export async function listenH2c(options: H2cServerOptions): Promise<H2cServer> {
           refuseGrpc(res, refused);
           logRefusal(req, refused);
         };
-  const srv = http2.createServer({}, handler);
+  const tls = options.tls === null ? undefined : (options.tls ?? processTls());
+  const srv = tls === undefined ? http2.createServer({}, handler) : http2.createSecureServer({ ...clusterServerTlsOptions(tls), allowHTTP1: false, handshakeTimeout: options.handshakeTimeoutMs ?? 10_000 }, handler);
+  if (tls !== undefined) {
+    // A client without a certificate of the cluster CA (or none) fails here; it retries, so log each (address, reason) once a minute.
+    srv.on('tlsClientError', (err: Error & { code?: string }, socket: { remoteAddress?: string }) => {
+      const from = socket.remoteAddress ?? 'unknown';
+      const key = `tls ${from} ${err.code ?? err.message}`;
+      const now = Date.now();
+      if ((lastLogged.get(key) ?? 0) > now - 60_000) return;
+      if (lastLogged.size >= 1000) lastLogged.clear();
+      lastLogged.set(key, now);
+      logger.warn({ from, code: err.code, err: err.message }, `${what}: refused a connection at the TLS handshake (a client certificate signed by the cluster CA is required)`);
+    });
+  }
+  const idleMs = options.idleSessionTimeoutMs ?? 300_000;
   srv.on('session', (session) => {
     servePastPeerGoaway(session);
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
+    if (idleMs > 0) {
+      // Closes sessions that carry nothing; a long-lived stream (an agent's, a watch) keeps its session open.
+      let open = 0;
+      session.on('stream', (stream: http2.ServerHttp2Stream) => {
+        open++;
+        stream.once('close', () => open--);
+      });
+      session.setTimeout(idleMs, () => {
+        if (open === 0 && !session.closed && !session.destroyed) session.close();
+      });
+    }
     session.on('error', (err: Error) => logger.debug({ err: err.message }, `${what}: HTTP/2 session error`));
   });
   srv.on('sessionError', (err: Error) => logger.debug({ err: err.message }, `${what}: HTTP/2 session error`));

@@ -25,6 +25,7 @@ import { Code, FlotillaError } from '../core/errors.js';
 import { maxSpecFileBytes, parseBundle, type SpecBundle } from './spec/index.js';
 import type { FlowService } from './scheduler/flow-service.js';
 import { registerEventFeed } from './event-feed.js';
+import { clusterFetch, clusterScheme } from '../core/tls.js';
 
 const bundleSchema = z.object({
   fileName: z.string().min(1).max(255),
@@ -46,7 +47,7 @@ export function registerFlowRoutes(app: FastifyInstance, service: FlowService): 
   const onLeader = async (request: FastifyRequest, reply: FastifyReply, fn: () => Promise<unknown>): Promise<unknown> => {
     const leader = service.leaderAddress();
     if (service.isLeader || leader === undefined || leader === '' || request.headers['x-flotilla-forwarded'] !== undefined) return fn();
-    const res = await fetch(`http://${leader}${request.url}`, {
+    const res = await clusterFetch(`${clusterScheme()}://${leader}${request.url}`, {
       method: request.method,
       // The caller's API token goes along: the leader checks it again (docs/security.md).
       headers: { 'content-type': 'application/json', 'x-flotilla-forwarded': '1', ...(request.headers.authorization !== undefined ? { authorization: request.headers.authorization } : {}) },

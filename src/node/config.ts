@@ -3,6 +3,7 @@ import { durationMs as anyDurationMs, envBoolean, hostPort, stringList } from '.
 import { Code, FlotillaError } from '../core/errors.js';
 import { NODE_ROLES, nodeNameSchema, parseBackendSpec } from '../cluster/index.js';
 import { agentLabelsSchema } from '../monitor/index.js';
+import { tlsConfigFields } from '../core/tls.js';
 
 /** A duration: a number of seconds, or NUMBER followed by ms or s ("1500ms", "3s"). Parsed to ms. */
 const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -81,12 +82,18 @@ export const nodeConfigSchema = z.object({
   auth: z.enum(['auto', 'on'], { message: 'auth is auto or on (--insecure-no-auth turns it off)' }).default('auto'),
   /** Turns authentication off even when listening beyond loopback (logged as a loud warning). Default false. */
   insecureNoAuth: envBoolean.default(false),
+  /** Rate limit of the public APIs (HTTP API, public gRPC methods): requests/s per API token (per client address without one); the cluster token is exempt; 0 = off. Applies with authentication on. Default 200. */
+  rateLimit: z.coerce.number().min(0).max(1_000_000).default(200),
+  /** Requests a caller may make at once (the token bucket's size). Default: 2 × rateLimit. */
+  rateLimitBurst: z.coerce.number().int().min(1).max(10_000_000).optional(),
   /** The cluster's join token (from the server's <data-dir>/join-token), sent on every call to other processes. */
   joinToken: z.string().min(1).optional(),
   /** A file holding the join token (read at start). */
   joinTokenFile: z.string().min(1).optional(),
   /** Time between health checks of one peer. Default 1s. */
   healthInterval: durationMs.default(1000),
+  /** TLS (docs/security.md): --tls-dir/--tls-name or --tls-ca/--tls-cert/--tls-key; default off. */
+  ...tlsConfigFields,
 });
 export type NodeConfigInput = z.infer<typeof nodeConfigSchema>;
 

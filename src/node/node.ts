@@ -37,7 +37,7 @@ import { createNodeKv, kvDataDir, registerKvHttpRoutes } from '../kv/index.js';
 import { createAgent, type Agent } from '../monitor/index.js';
 import { createNodeObjects, createXferServer, registerS3Routes } from '../objects/index.js';
 import type { NodeConfig } from './config.js';
-import { createAuthGuard, readTokenFile, resolveAuthMode, TokenRegistry } from '../auth/index.js';
+import { createAuthGuard, rateLimitOption, readTokenFile, resolveAuthMode, TokenRegistry } from '../auth/index.js';
 import { setDefaultCallToken } from '../core/grpc-client.js';
 import { Code, FlotillaError } from '../core/errors.js';
 
@@ -83,7 +83,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
     processName: 'node',
   });
   const tokens = new TokenRegistry({ coord: () => coord!, logger: logger.child({ component: 'auth' }) });
-  const guard = authOn ? createAuthGuard(() => (tokens.ready ? tokens : undefined)) : undefined;
+  const guard = authOn ? createAuthGuard(() => (tokens.ready ? tokens : undefined), rateLimitOption(config)) : undefined;
   lifecycle.add({
     name: 'join-token',
     async start() {
@@ -110,7 +110,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
     createPeerServer({
       listen: config.listen,
       logger,
-      ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers) } : {}),
+      ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers, req.socket?.remoteAddress) } : {}),
       fastPath: (req, res) => kv?.unaryHandler(req, res) ?? false,
       routes: (router) => {
         kv?.routes(router);
@@ -139,7 +139,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       logger,
       processName: config.name,
       version,
-      ...(guard !== undefined ? { authorize: (r) => void guard.checkHttp({ method: r.method, url: r.url, routeUrl: r.routeOptions.url, headers: r.headers }) } : {}),
+      ...(guard !== undefined ? { authorize: (r) => void guard.checkHttp({ method: r.method, url: r.url, routeUrl: r.routeOptions.url, headers: r.headers, remoteAddress: r.ip }) } : {}),
       readiness: {
         registration: async () => {
           if (registration?.registered !== true) throw new Error('not registered');
@@ -306,10 +306,14 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       logger: logger.child({ component: 's3' }),
     });
     if (authOn && config.xfer === undefined) {
-      logger.info('file transfer endpoints (/upload, /download) not started: they check no API token yet; pass --xfer HOST:PORT to run them anyway');
+      logger.info('file transfer endpoints (/upload, /download) not started: with authentication on, pass --xfer HOST:PORT to run them (they take an API token with the objects scope)');
     } else if (config.xfer !== 'off') {
-      if (authOn) logger.warn({ xfer: config.xfer }, 'the file transfer endpoints (/upload, /download) check no API token yet: keep them on loopback or a private network');
-      const xfer = createXferServer({ listen: config.xfer ?? '0.0.0.0:5001', service: () => objects.service, logger: logger.child({ component: 'xfer' }) });
+      const xfer = createXferServer({
+        listen: config.xfer ?? '0.0.0.0:5001',
+        service: () => objects.service,
+        logger: logger.child({ component: 'xfer' }),
+        ...(authOn ? { tokens: () => (tokens.ready ? tokens : undefined) } : {}),
+      });
       lifecycle.add({
         name: 'xfer',
         async start() {

@@ -35,6 +35,10 @@ export interface BrokerOptions {
   maxQueued?: number;
   /** See Hub. Default 5000. */
   ackTimeoutMs?: number;
+  /** Publish requests waiting for their store transaction; more are refused with RESOURCE_EXHAUSTED (HTTP 429). Default 10 000. */
+  maxPendingPublishes?: number;
+  /** Publications from NATS (and internal ones) waiting to be stored and fanned out; beyond it the oldest are dropped and counted. Default 100 000. */
+  maxIncoming?: number;
   /** nats://host:port: fan out through NATS. */
   natsUrl?: string;
   /** NATS subject carrying publications. Default `flotilla.pubsub.publications`. */
@@ -77,6 +81,9 @@ export class Broker {
   private readonly stopHooks = new Set<() => void>();
   /** Lateness (ms after deliverAt) of the last deliveries, for diagnostics. */
   readonly lateness: number[] = [];
+  /** Publications from NATS dropped because `maxIncoming` were already waiting (this server fell behind). */
+  droppedIncoming = 0;
+  private lastDropLogMs = 0;
 
   constructor(private readonly options: BrokerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -160,6 +167,10 @@ export class Broker {
   async publish(body: unknown): Promise<{ message: StoredMessage; duplicate: boolean }> {
     if (!this.started) throw new FlotillaError(Code.UNAVAILABLE, 'the message broker is not running');
     const msg = validatePublish(body, this.clock.now(), this.limits);
+    const maxPending = this.options.maxPendingPublishes ?? 10_000;
+    if (this.toInsert.length >= maxPending) {
+      throw new FlotillaError(Code.RESOURCE_EXHAUSTED, `the message store is behind: ${maxPending} publications are waiting to be stored; retry shortly`, { retryable: true });
+    }
     return new Promise((resolve, reject) => {
       this.toInsert.push({ msg, resolve, reject });
       if (this.inserting) return;
@@ -180,7 +191,22 @@ export class Broker {
     if (!isInternalChannel(channel)) throw new FlotillaError(Code.INVALID_ARGUMENT, `${channel} is not an internal channel (${INTERNAL_PREFIX}...)`);
     validateChannel(channel);
     if (!this.started) return;
-    this.incoming.push({ id: randomUUID(), channel, data: JSON.stringify(data), encoding: 'json', deliverAtMs: this.clock.now() });
+    this.enqueueIncoming({ id: randomUUID(), channel, data: JSON.stringify(data), encoding: 'json', deliverAtMs: this.clock.now() });
+  }
+
+  /** Queues a publication to store and fan out; when `maxIncoming` wait already, the oldest is dropped and counted. */
+  private enqueueIncoming(pub: Publication): void {
+    const max = this.options.maxIncoming ?? 100_000;
+    if (this.incoming.length >= max) {
+      this.incoming.shift();
+      this.droppedIncoming++;
+      const now = this.clock.now();
+      if (now - this.lastDropLogMs >= 60_000) {
+        this.lastDropLogMs = now;
+        this.logger.warn({ waiting: max, dropped: this.droppedIncoming }, 'pubsub: this server is behind on publications from NATS; dropping the oldest');
+      }
+    }
+    this.incoming.push(pub);
     this.kick();
   }
 
@@ -346,7 +372,6 @@ export class Broker {
       const it = this.recentIds.values();
       for (let i = 0; i < 50_000; i++) this.recentIds.delete(it.next().value as string);
     }
-    this.incoming.push(env.pub);
-    this.kick();
+    this.enqueueIncoming(env.pub);
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationMs, envBoolean, hostPort, stringList } from '../core/config.js';
 import { remoteWriteSchema } from '../monitor/index.js';
+import { tlsConfigFields } from '../core/tls.js';
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
 
@@ -54,6 +55,10 @@ export const serverConfigSchema = z.object({
   auth: z.enum(['auto', 'on'], { message: 'auth is auto or on (--insecure-no-auth turns it off)' }).default('auto'),
   /** Turns authentication off even when listening beyond loopback (logged as a loud warning). Default false. */
   insecureNoAuth: envBoolean.default(false),
+  /** Rate limit of the public APIs (HTTP API, public gRPC methods): requests/s per API token (per client address without one); the cluster token is exempt; 0 = off. Applies with authentication on. Default 200. */
+  rateLimit: z.coerce.number().min(0).max(1_000_000).default(200),
+  /** Requests a caller may make at once (the token bucket's size). Default: 2 × rateLimit. */
+  rateLimitBurst: z.coerce.number().int().min(1).max(10_000_000).optional(),
   /** The cluster token this server uses for internal calls (a second server sharing etcd). Default: <data-dir>/join-token, created when missing. */
   joinToken: z.string().min(1).optional(),
   /** Dashboard login with OpenID Connect: the provider's issuer URL (https://, or http:// on loopback). Default: off. */
@@ -72,6 +77,8 @@ export const serverConfigSchema = z.object({
   oidcDefaultRole: z.enum(['reader', 'operator', 'admin']).optional(),
   /** How long a login's session token lasts. Default 12h. */
   oidcSessionTtl: durationMs.refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be from 1m to 30d').default(12 * 3_600_000),
+  /** TLS (docs/security.md): --tls-dir/--tls-name or --tls-ca/--tls-cert/--tls-key; default off. */
+  ...tlsConfigFields,
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 

@@ -2,8 +2,8 @@
  * The server's door to the data APIs that live on the nodes, so that the dashboard (served by the
  * server) reaches them on its own origin:
  *
- *   ANY /api/v1/kv/*        forwarded to a live node with the `kv` role
- *   ANY /api/v1/objects/*   forwarded to a live node with the `objects` role
+ *   /api/v1/kv/...        the nodes' KV routes, forwarded to a live node with the `kv` role
+ *   /api/v1/objects/...   the nodes' object routes, forwarded to a live node with the `objects` role
  *   GET /api/v1/kv/replicas/:key   answered here: each primary replica of the key on the `kv` ring, read
  *                                  directly (KvReplicaService.Read), with its version and state
  *
@@ -12,9 +12,11 @@
  * and the next is tried. Bodies are streamed both ways, never buffered: the request body is piped only
  * once the connection to a node is up, so a refused connection never consumes it. When no node is live,
  * or none accepts, the answer is 503 problem+json naming what was tried. The answering node is named in
- * the `x-flotilla-node` response header.
+ * the `x-flotilla-node` response header. With TLS on (core/tls.ts) nodes are reached over HTTPS with the
+ * server's certificate, trusting only the cluster CA.
  */
-import { request as httpRequest, Agent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { clusterAgent, clusterRequest } from '../core/tls.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { create } from '@bufbuild/protobuf';
 import { dialableAddress, parseHostPort } from '../core/address.js';
@@ -74,12 +76,24 @@ function replicaEntry(m: KvEntry): ReplicaEntry {
   };
 }
 
-const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'] as const;
+type Method = 'GET' | 'HEAD' | 'PUT' | 'DELETE';
+
+/** The nodes' KV and object routes the server forwards: role, URL pattern, methods. */
+const NODE_ROUTES: readonly (readonly [role: string, url: string, methods: readonly Method[]])[] = [
+  ['kv', '/api/v1/kv/keys/:key', ['GET', 'HEAD', 'PUT', 'DELETE']],
+  ['kv', '/api/v1/kv/scan', ['GET', 'HEAD']],
+  ['kv', '/api/v1/kv/health', ['GET', 'HEAD']],
+  ['objects', '/api/v1/objects/policies', ['GET', 'HEAD']],
+  ['objects', '/api/v1/objects/buckets', ['GET', 'HEAD']],
+  ['objects', '/api/v1/objects/buckets/:bucket', ['PUT', 'DELETE']],
+  ['objects', '/api/v1/objects/buckets/:bucket/objects', ['GET', 'HEAD']],
+  ['objects', '/api/v1/objects/buckets/:bucket/objects/*', ['GET', 'HEAD', 'PUT', 'DELETE']],
+];
 
 export function registerDataProxy(app: FastifyInstance, options: DataProxyOptions): DataProxy {
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   const replicaTimeoutMs = options.replicaTimeoutMs ?? 3000;
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const agent = clusterAgent({ keepAlive: true, maxSockets: 64 });
   const kvClients = createKvClients({ timeoutMs: replicaTimeoutMs });
   const next: Record<string, number> = {};
 
@@ -103,9 +117,14 @@ export function registerDataProxy(app: FastifyInstance, options: DataProxyOption
       let bodySent = false;
       const headers = forwardHeaders(req.headers);
       headers['x-forwarded-for'] = req.ip;
+      // A body that is not forwarded (GET, HEAD) is not announced either: the node would wait for it.
+      if (!hasBody) {
+        delete headers['content-length'];
+        delete headers['content-type'];
+      }
       // A body goes on a new connection: one that is known to be up when the first byte is sent (a kept-alive
       // socket may have been closed by the node meanwhile, and the body could not be sent again).
-      const out = httpRequest({ host: t.host, port: t.port, method: req.method, path: req.raw.url, headers, agent: hasBody ? false : agent });
+      const out = clusterRequest({ host: t.host, port: t.port, method: req.method, path: req.raw.url, headers, agent: hasBody ? false : agent });
       const timer = setTimeout(() => out.destroy(new NotTaken(`${t.name} did not accept a connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
       const send = (): void => {
         clearTimeout(timer);
@@ -121,7 +140,10 @@ export function registerDataProxy(app: FastifyInstance, options: DataProxyOption
         });
       };
       out.once('socket', (socket) => {
-        if (socket.connecting) socket.once('connect', send);
+        // Over TLS the body waits for the handshake: a node refusing it has then taken nothing.
+        const tls = (socket as { encrypted?: boolean }).encrypted === true;
+        if (tls && (socket.connecting || (socket as { authorized?: boolean }).authorized !== true)) socket.once('secureConnect', send);
+        else if (socket.connecting) socket.once('connect', send);
         else send();
       });
       out.once('response', (res) => {
@@ -220,8 +242,11 @@ export function registerDataProxy(app: FastifyInstance, options: DataProxyOption
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
     scope.get<{ Params: { key: string }; Querystring: { encoding?: string } }>('/api/v1/kv/replicas/:key', async (req) => kvReplicas(req.params.key, req.query.encoding));
-    scope.route({ method: [...METHODS], url: '/api/v1/kv/*', exposeHeadRoute: false, handler: (req, reply) => forward('kv', req, reply) });
-    scope.route({ method: [...METHODS], url: '/api/v1/objects/*', exposeHeadRoute: false, handler: (req, reply) => forward('objects', req, reply) });
+    // Exactly the nodes' routes (src/kv/http-routes.ts, src/objects/http-routes.ts): any other path is this
+    // server's 404, never a request a node would take for its S3 API.
+    for (const [role, url, methods] of NODE_ROUTES) {
+      scope.route({ method: [...methods], url, exposeHeadRoute: false, handler: (req, reply) => forward(role, req, reply) });
+    }
   });
 
   return {

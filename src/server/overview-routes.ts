@@ -21,6 +21,7 @@ import { dialableAddress, parseHostPort } from '../core/address.js';
 import { FlotillaError } from '../core/errors.js';
 import type { MembershipView } from '../cluster/index.js';
 import type { FlowService } from '../flows/index.js';
+import { clusterFetch, clusterScheme } from '../core/tls.js';
 
 export interface OverviewRoutesOptions {
   view: () => MembershipView | undefined;
@@ -63,13 +64,13 @@ export function registerOverviewRoutes(app: FastifyInstance, options: OverviewRo
       if (m.status !== 'ACTIVE' || !m.registered || !m.record.roles.includes(role) || m.record.httpAddress === '') continue;
       const p = parseHostPort(dialableAddress(m.record.httpAddress));
       if (p.error !== undefined) continue;
-      out.push({ name: m.record.name, base: `http://${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}` });
+      out.push({ name: m.record.name, base: `${clusterScheme()}://${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}` });
     }
     return out;
   }
 
   async function getJson<T>(url: string, auth: string | undefined): Promise<T> {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(auth !== undefined ? { headers: { authorization: auth } } : {}) });
+    const res = await clusterFetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(auth !== undefined ? { headers: { authorization: auth } } : {}) });
     const text = await res.text();
     if (!res.ok) {
       let detail = text.slice(0, 200);

@@ -46,7 +46,8 @@ import { registerRingRoutes } from './ring-routes.js';
 import { registerOverviewRoutes } from './overview-routes.js';
 import { registerWebApp } from '../http/web-app.js';
 import { createObjectRingBuilders } from '../objects/index.js';
-import { bootstrapTokens, createAuthGuard, createToken, isLoopbackHost, registerAuthRoutes, resolveAuthMode, TokenRegistry, type BootstrapResult } from '../auth/index.js';
+import { bootstrapTokens, createAuthGuard, rateLimitOption, createCoordStoreAuthorizer, createToken, isLoopbackHost, registerAuthRoutes, resolveAuthMode, TokenRegistry, type BootstrapResult } from '../auth/index.js';
+import { randomBytes } from 'node:crypto';
 import { registerOidcLogin } from '../http/oidc-login.js';
 import { setDefaultCallToken } from '../core/grpc-client.js';
 
@@ -79,10 +80,22 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
   let serving = false;
   lifecycle.add({ name: 'peer-clients', start: async () => undefined, stop: async () => peers.close() });
   const embedded = config.etcd.length === 0;
+  // Authentication (docs/security.md): tokens live in the coordination store; this process keeps a copy.
+  const authOn = resolveAuthMode({
+    auth: config.auth,
+    insecureNoAuth: config.insecureNoAuth,
+    listeners: [config.listen, config.http],
+    logger,
+    processName: 'server',
+  });
+  // The embedded store takes the join token and admin tokens; this secret lets the server's own client in
+  // before the token list is loaded (it reads that list from the store).
+  const coordSecret = `flti_${randomBytes(32).toString('base64url')}`;
+  const coordAuth = authOn ? { authorize: createCoordStoreAuthorizer({ verifier: () => (tokens.ready ? tokens : undefined), internalToken: coordSecret }) } : undefined;
   const store = embedded
     ? lifecycle.add({
         name: 'coord-store',
-        server: createEmbeddedCoordServer({ listen: config.coordListen, dataDir: join(config.dataDir, 'coord'), logger: logger.child({ component: 'coord' }) }),
+        server: createEmbeddedCoordServer({ listen: config.coordListen, dataDir: join(config.dataDir, 'coord'), logger: logger.child({ component: 'coord' }), ...(coordAuth !== undefined ? { auth: coordAuth } : {}) }),
         async start() {
           await this.server.start();
         },
@@ -97,25 +110,13 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
   lifecycle.add({
     name: 'coord-client',
     async start() {
-      coord = await createCoord({ endpoints: endpoints(), logger: logger.child({ component: 'coord-client' }) });
+      coord = await createCoord({ endpoints: endpoints(), logger: logger.child({ component: 'coord-client' }), ...(embedded ? { token: coordSecret } : {}) });
     },
     async stop() {
       await coord?.close();
     },
   });
 
-  // Authentication (docs/security.md): tokens live in the coordination store; this process keeps a copy.
-  const coordHost = requireHostPort(config.coordListen, '--coord-listen').host;
-  const authOn = resolveAuthMode({
-    auth: config.auth,
-    insecureNoAuth: config.insecureNoAuth,
-    listeners: [config.listen, config.http],
-    logger,
-    processName: 'server',
-  });
-  if (authOn && embedded && !isLoopbackHost(coordHost)) {
-    logger.warn({ coordListen: config.coordListen }, 'the embedded coordination store does not check API tokens yet: keep --coord-listen on loopback or a private network (docs/security.md)');
-  }
   const tokens = new TokenRegistry({ coord: () => coord!, logger: logger.child({ component: 'auth' }) });
   let bootstrap: BootstrapResult | undefined;
   lifecycle.add({
@@ -129,7 +130,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       await tokens.stop();
     },
   });
-  const guard = authOn ? createAuthGuard(() => (tokens.ready ? tokens : undefined)) : undefined;
+  const guard = authOn ? createAuthGuard(() => (tokens.ready ? tokens : undefined), rateLimitOption(config)) : undefined;
 
   let sql: SqlStore | undefined;
   lifecycle.add({
@@ -151,7 +152,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     coord: () => coord!,
     logger: logger.child({ component: 'monitor' }),
     logSamples: config.logSamples,
-    onSamples: (host, samples) => exporter.offer(host, samples),
+    onSamples: (host, scrapes) => exporter.offerScrapes(host, scrapes),
   });
   // Added before the monitor server so that it stops after it: every sample taken is offered to remote write.
   const exporter: MetricsExporter = lifecycle.add(createMetricsExporter({ view: monitorServer.view, logger: logger.child({ component: 'export' }), destinations: config.remoteWrite }));
@@ -178,7 +179,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     createPeerServer({
       listen: config.listen,
       logger,
-      ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers) } : {}),
+      ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers, req.socket?.remoteAddress) } : {}),
       routes: (router) => {
         monitor.registerGrpc(router);
         registerClusterService(
@@ -238,7 +239,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
       logger,
       processName: 'server',
       version,
-      ...(guard !== undefined ? { authorize: (r) => void guard.checkHttp({ method: r.method, url: r.url, routeUrl: r.routeOptions.url, headers: r.headers }) } : {}),
+      ...(guard !== undefined ? { authorize: (r) => void guard.checkHttp({ method: r.method, url: r.url, routeUrl: r.routeOptions.url, headers: r.headers, remoteAddress: r.ip }) } : {}),
       readiness: {
         coordination: async () => {
           if (coord === undefined) throw new Error('not started');

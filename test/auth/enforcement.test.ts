@@ -14,7 +14,9 @@ import { silentLogger } from '../../src/core/log.js';
 import { setDefaultCallToken } from '../../src/core/grpc-client.js';
 import { createServerProcess, serverConfigSchema, type ServerProcess } from '../../src/server/index.js';
 import { createNodeProcess, nodeConfigSchema, resolveNodeConfig, type NodeProcess } from '../../src/node/index.js';
-import { GRPC_POLICY, httpRequirement, SCOPES, type Scope } from '../../src/auth/index.js';
+import { GRPC_POLICY, httpRequirement, SCOPES, TokenRegistry, type Scope } from '../../src/auth/index.js';
+import { createXferServer, XFER_ROUTES } from '../../src/objects/xfer/xfer-server.js';
+import { Code, FlotillaError } from '../../src/core/errors.js';
 import { ClusterService } from '../../src/gen/flotilla/v1/cluster_pb.js';
 import { KvReplicaService, KvService } from '../../src/gen/flotilla/v1/kv_pb.js';
 import { MonitorService } from '../../src/gen/flotilla/v1/monitor_pb.js';
@@ -175,6 +177,42 @@ describe('authentication and authorization on every API', () => {
     assert.equal((await grpcStatus(node.peerAddress(), '/flotilla.v1.ClusterService/CheckHealth', tokens.reader)).status, 0);
     const listed = (await (await api(serverBase, tokens.admin, 'GET', '/api/v1/auth/tokens')).json()) as { tokens: Record<string, unknown>[] };
     assert.ok(listed.tokens.every((t) => t.hash === undefined && t.token === undefined), 'a list never shows hashes or secrets');
+  });
+
+  it('every route of the file transfer port (/upload, /download) is refused without a token, with a revoked one and with too low a role', async () => {
+    const registry = new TokenRegistry({ coord: () => server.coord(), logger: silentLogger() });
+    await registry.start();
+    // Refusals come before the object service: reaching it here would be a failure of the check.
+    const xfer = createXferServer({
+      listen: '127.0.0.1:0',
+      tls: null,
+      tokens: () => registry,
+      service: () => {
+        throw new FlotillaError(Code.INTERNAL, 'the object service must not be reached by a refused request');
+      },
+    });
+    await xfer.start();
+    try {
+      const base = `http://127.0.0.1:${xfer.port}`;
+      assert.ok(XFER_ROUTES.length >= 2);
+      for (const route of [...XFER_ROUTES, { method: 'POST', path: '/unknown', need: { role: 'reader', scope: 'objects' } } as const]) {
+        const label = `${route.method} ${route.path}`;
+        const call = (token: string | undefined): Promise<Response> =>
+          fetch(`${base}${route.path}`, { method: route.method, headers: { 'content-type': 'application/x-www-form-urlencoded', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) }, body: 'name=x' });
+        const none = await call(undefined);
+        assert.equal(none.status, 401, `${label} without a token`);
+        assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="flotilla"', label);
+        assert.match(await none.text(), /needs an API token/);
+        const revoked = await call(tokens.revoked);
+        await revoked.body?.cancel();
+        assert.equal(revoked.status, 401, `${label} with a revoked token`);
+        const low = await call(tooLow(tokens, route.need));
+        assert.equal(low.status, 403, `${label} with too low a role or another scope: ${await low.text()}`);
+      }
+    } finally {
+      await xfer.stop();
+      await registry.stop();
+    }
   });
 
   for (const which of ['server', 'node'] as const) {

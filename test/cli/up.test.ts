@@ -54,17 +54,19 @@ describe('flotilla up', () => {
     for (const name of ['node-a', 'node-b', 'node-c']) {
       assert.match(out, new RegExp(`^${name}\\s+127\\.0\\.0\\.1:\\d+\\s+agent,kv,objects\\s+zone-\\d\\s+ACTIVE\\s.*\\skv:v1(,|$)`, 'm'), `${name} is ACTIVE and holds the kv ring`);
     }
-    const ring = await etcdctl(coord, ['get', '--print-value-only', '/flotilla/rings/kv']);
+    // The coordination store checks tokens too (docs/security.md): etcdctl signs in with the admin token.
+    const asAdmin = ['--user', `flotilla:${readFileSync(`${up.dataDir}/server/admin-token`, 'utf8').trim()}`];
+    const ring = await etcdctl(coord, [...asAdmin, 'get', '--print-value-only', '/flotilla/rings/kv']);
     const stored = JSON.parse(ring.stdout) as { name: string; version: number; replicas: number; devices: { id: string }[] };
     assert.equal(stored.version, 1);
     assert.equal(stored.replicas, 3);
     assert.deepEqual(stored.devices.map((d) => d.id).sort(), ['node-a', 'node-b', 'node-c']);
-    const nodes = await etcdctl(coord, ['get', '--prefix', '--keys-only', '/flotilla/nodes/']);
+    const nodes = await etcdctl(coord, [...asAdmin, 'get', '--prefix', '--keys-only', '/flotilla/nodes/']);
     assert.deepEqual(nodes.stdout.split('\n').filter(Boolean), ['/flotilla/nodes/node-a', '/flotilla/nodes/node-b', '/flotilla/nodes/node-c']);
 
-    const put = await etcdctl(coord, ['put', '/tour/hello', 'world']);
+    const put = await etcdctl(coord, [...asAdmin, 'put', '/tour/hello', 'world']);
     assert.equal(put.stdout.trim(), 'OK');
-    const get = await etcdctl(coord, ['get', '--prefix', '/tour/']);
+    const get = await etcdctl(coord, [...asAdmin, 'get', '--prefix', '/tour/']);
     assert.equal(get.stdout, '/tour/hello\nworld\n');
     // Every node runs the agent role: it streams to the server it joined through.
     let agents: { hostname: string; connected: boolean; alive: boolean }[] = [];

@@ -15,8 +15,9 @@ export async function grpcReady(endpoint: string): Promise<boolean> {
   try {
     await coord.revision();
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    // A store with authentication on answers a call without a token with UNAUTHENTICATED: it is up.
+    return (err as { code?: unknown }).code === 'UNAUTHENTICATED';
   } finally {
     await coord.close();
   }

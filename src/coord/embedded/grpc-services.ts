@@ -7,7 +7,9 @@ import { toBinary } from '@bufbuild/protobuf';
 import { Code as ConnectCode, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { FlotillaError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { Cluster, KV, Lease, Maintenance, TxnRequestSchema, Watch, type WatchRequest } from '../../gen/etcdserverpb/rpc_pb.js';
+import { Auth, Cluster, KV, Lease, Maintenance, TxnRequestSchema, Watch, type WatchRequest } from '../../gen/etcdserverpb/rpc_pb.js';
+import type { AuthSessions } from './auth-sessions.js';
+import { createAuthServiceImpl, type EmbeddedCoordAuth } from './auth-service.js';
 import type { CoordEngine } from './coord-engine.js';
 import {
   fromDeleteRequest,
@@ -34,6 +36,10 @@ export interface ServiceOptions {
   maxRequestBytes: number;
   /** Client URL of this member, e.g. http://127.0.0.1:2379 (known after listen). */
   clientUrl: () => string;
+  /** Authentication (auth-service.ts); undefined: off (Authenticate answers "not enabled"). */
+  auth?: EmbeddedCoordAuth;
+  /** The etcd tokens Authenticate issues (with `auth`). */
+  sessions?: AuthSessions;
 }
 
 /** The service implementations, for the ConnectRPC router and the unary fast path alike. */
@@ -43,6 +49,7 @@ export interface EtcdServiceImpls {
   lease: ServiceImpl<typeof Lease>;
   cluster: ServiceImpl<typeof Cluster>;
   maintenance: ServiceImpl<typeof Maintenance>;
+  auth: ServiceImpl<typeof Auth>;
 }
 
 export function registerEtcdServices(router: ConnectRouter, impls: EtcdServiceImpls): void {
@@ -51,6 +58,7 @@ export function registerEtcdServices(router: ConnectRouter, impls: EtcdServiceIm
   router.service(Lease, impls.lease);
   router.service(Cluster, impls.cluster);
   router.service(Maintenance, impls.maintenance);
+  router.service(Auth, impls.auth);
 }
 
 export function createEtcdServiceImpls(o: ServiceOptions): EtcdServiceImpls {
@@ -205,5 +213,10 @@ export function createEtcdServiceImpls(o: ServiceOptions): EtcdServiceImpls {
     }),
   };
 
-  return { kv, watch, lease, cluster, maintenance };
+  const authImpl = createAuthServiceImpl({ auth: o.auth, sessions: o.sessions, header: () => header(engine.committedRev) });
+  const auth = Object.fromEntries(
+    Object.entries(authImpl).map(([name, fn]) => [name, guard(fn as (...args: unknown[]) => Promise<unknown>)]),
+  ) as unknown as ServiceImpl<typeof Auth>;
+
+  return { kv, watch, lease, cluster, maintenance, auth };
 }

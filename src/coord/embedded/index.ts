@@ -5,3 +5,4 @@
  */
 export { createEmbeddedCoordServer, DEFAULT_MAX_REQUEST_BYTES } from './server.js';
 export type { EmbeddedCoordOptions, EmbeddedCoordServer } from './server.js';
+export type { EmbeddedCoordAuth } from './auth-service.js';

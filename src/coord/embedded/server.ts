@@ -8,10 +8,14 @@ import { Code, FlotillaError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { listenH2c, type H2cServer } from '../../core/h2c-server.js';
 import { CoordEngine } from './coord-engine.js';
-import { Cluster, KV, Lease, Maintenance, Watch } from '../../gen/etcdserverpb/rpc_pb.js';
+import { Auth, Cluster, KV, Lease, Maintenance, Watch } from '../../gen/etcdserverpb/rpc_pb.js';
+import { createStoreAuth, type EmbeddedCoordAuth } from './auth-service.js';
+import { encodeGrpcMessage } from '../../core/grpc-unary-server.js';
 import { createEtcdServiceImpls, registerEtcdServices } from './grpc-services.js';
 import { createUnaryGrpcHandler } from '../../core/grpc-unary-server.js';
 import type { Clock } from './lease-manager.js';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { grpcCodeOf } from './types.js';
 
 export interface EmbeddedCoordOptions {
   /** host:port to listen on for gRPC (h2c). Port 0 picks a free port. */
@@ -23,6 +27,12 @@ export interface EmbeddedCoordOptions {
   maxRequestBytes?: number;
   /** History kept by automatic compaction, in ms; 0 turns it off. Default 1 hour. */
   autoCompactionRetentionMs?: number;
+  /**
+   * Authentication: every call must carry a credential this accepts (auth-service.ts; the server gives
+   * one checking Flotilla API tokens). Checked before any service, the unary fast path included.
+   * Default: none (anyone who reaches the port may do everything: keep it on loopback).
+   */
+  auth?: EmbeddedCoordAuth;
 }
 
 export interface EmbeddedCoordServer {
@@ -65,7 +75,15 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
     });
     engine = eng;
     await eng.open();
-    const impls = createEtcdServiceImpls({ engine: eng, logger, maxRequestBytes, clientUrl: () => `http://${address}` });
+    const storeAuth = createStoreAuth(options.auth, internals.clock);
+    const impls = createEtcdServiceImpls({
+      engine: eng,
+      logger,
+      maxRequestBytes,
+      clientUrl: () => `http://${address}`,
+      ...(options.auth !== undefined ? { auth: options.auth } : {}),
+      ...(storeAuth.sessions !== undefined ? { sessions: storeAuth.sessions } : {}),
+    });
     const readMaxBytes = maxRequestBytes + GRPC_OVERHEAD_BYTES;
     const connectHandler = connectNodeAdapter({
       grpc: true,
@@ -85,6 +103,7 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
         { service: Lease, impl: impls.lease },
         { service: Cluster, impl: impls.cluster },
         { service: Maintenance, impl: impls.maintenance },
+        { service: Auth, impl: impls.auth },
       ],
     });
     let srv: H2cServer;
@@ -93,6 +112,11 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
         host,
         port,
         handler: (req, res) => {
+          const refused = storeAuth.check(req.url, req.headers);
+          if (refused !== undefined) {
+            refuseCall(req, res, refused);
+            return;
+          }
           if (!fastPath(req, res)) connectHandler(req, res);
         },
         logger,
@@ -108,6 +132,28 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
     address = formatHostPort(host === '0.0.0.0' || host === '::' ? host : bound.address, bound.port);
     state = 'running';
     logger.info({ address, dataDir: options.dataDir }, 'coordination store listening');
+  }
+
+  // A refused caller usually retries: each (address, method, code) is logged at most once a minute.
+  const lastLogged = new Map<string, number>();
+  function refuseCall(req: Http2ServerRequest, res: Http2ServerResponse, err: FlotillaError): void {
+    req.resume();
+    if (!res.headersSent && !res.stream.destroyed) {
+      // etcd's own errors leave with etcd's text (clients match it, e.g. to authenticate again).
+      const message = err.details?.etcdError !== undefined ? err.rawMessage : err.message;
+      res.stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(grpcCodeOf(err)), 'grpc-message': encodeGrpcMessage(message) },
+        { endStream: true },
+      );
+    }
+    if (err.code === Code.UNAUTHENTICATED && err.details?.etcdError !== undefined) return; // an expired etcd token: routine
+    const from = req.socket?.remoteAddress ?? 'unknown';
+    const key = `${from} ${err.code} ${req.url}`;
+    const now = Date.now();
+    if ((lastLogged.get(key) ?? 0) > now - 60_000) return;
+    if (lastLogged.size >= 1000) lastLogged.clear();
+    lastLogged.set(key, now);
+    logger.warn({ from, method: req.url, code: err.code, err: err.rawMessage }, 'coordination store: refused a call');
   }
 
   async function stop(): Promise<void> {

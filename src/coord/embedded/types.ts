@@ -110,6 +110,7 @@ export const EtcdGrpcCode = {
   OUT_OF_RANGE: 11,
   UNAVAILABLE: 14,
   INTERNAL: 13,
+  UNAUTHENTICATED: 16,
 } as const;
 
 const etcdErrors = {
@@ -129,6 +130,9 @@ const etcdErrors = {
   leaseTtlTooLarge: [Code.INVALID_ARGUMENT, EtcdGrpcCode.OUT_OF_RANGE, 'etcdserver: too large lease TTL'],
   stopped: [Code.UNAVAILABLE, EtcdGrpcCode.UNAVAILABLE, 'etcdserver: server stopped'],
   storageFailed: [Code.INTERNAL, EtcdGrpcCode.INTERNAL, 'etcdserver: storage failure'],
+  authNotEnabled: [Code.FAILED_PRECONDITION, EtcdGrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'],
+  // etcd clients match this text: they authenticate again and retry.
+  invalidAuthToken: [Code.UNAUTHENTICATED, EtcdGrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token'],
 } as const;
 
 export type EtcdErrorKind = keyof typeof etcdErrors;

@@ -4,7 +4,7 @@
  * agent, `.sql` runs with python3's sqlite3 module (SQLite) or psql (PostgreSQL), which an agent host has
  * without Flotilla's Node dependencies. The executor file travels in `files`.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { TaskProcessPlan } from '../../monitor/index.js';
@@ -40,8 +40,23 @@ function connectionFor(task: TaskSpec, ctx: AttemptContext, remote: boolean): st
   const conn = task.connection ?? `sqlite:${ctx.flowKey}.db`;
   if (!conn.startsWith('sqlite:')) return conn;
   const path = conn.slice('sqlite:'.length);
-  if (remote || isAbsolute(path)) return conn;
-  return `sqlite:${resolve(ctx.sqlDir, path)}`;
+  if (remote) return conn;
+  // On the server the task gets its own database only, never the server's files: sqlDir is
+  // <data-dir>/flows, next to the server's SQL store (flotilla.db), coordination store and tokens.
+  const full = resolve(ctx.sqlDir, path);
+  const serverDir = dirname(resolve(ctx.sqlDir));
+  if (!isInside(full, resolve(ctx.sqlDir)) && (!isAbsolute(path) || isInside(full, serverDir))) {
+    throw new FlotillaError(
+      Code.PERMISSION_DENIED,
+      `task ${task.key}: connection ${conn} points outside the workflows' database directory into the server's own files; use a path relative to it (default sqlite:<flow key>.db) or a database of your own`,
+    );
+  }
+  return `sqlite:${full}`;
+}
+
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 export function planAttempt(task: TaskSpec, ctx: AttemptContext, where: 'local' | 'remote'): TaskProcessPlan {

@@ -37,12 +37,17 @@ export interface NotifierOptions {
    * flow with `notify.channel` logs the notification as failed.
    */
   publish?: (channel: string, payload: NotificationPayload) => Promise<void>;
+  /** Notifications being delivered at once (each with its retries); beyond it new ones are dropped, counted and logged. Default 1000. */
+  maxInFlight?: number;
 }
 
 export class FlowNotifier {
   /** Deliveries that failed after their retries. */
   failedTotal = 0;
   deliveredTotal = 0;
+  /** Notifications dropped because `maxInFlight` were already being delivered (endpoints down or slow). */
+  droppedTotal = 0;
+  private lastDropLogMs = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
 
@@ -51,13 +56,13 @@ export class FlowNotifier {
   onRun(e: RunStateEvent): void {
     if (e.state !== 'success' && e.state !== 'failed') return;
     const event: NotifyEvent = e.state === 'success' ? 'run_success' : 'run_failed';
-    this.track(this.notify(event, { event, flow: e.flow, run_id: e.runId, state: e.state, reason: e.reason, time: new Date(e.timeMs).toISOString() }));
+    this.track(() => this.notify(event, { event, flow: e.flow, run_id: e.runId, state: e.state, reason: e.reason, time: new Date(e.timeMs).toISOString() }));
   }
 
   onTask(e: TaskStateEvent): void {
     if (e.state !== 'failed') return;
     this.track(
-      this.notify('task_failed', {
+      () => this.notify('task_failed', {
         event: 'task_failed', flow: e.flow, run_id: e.runId, task: e.task, try_number: e.tryNumber, state: e.state, reason: e.reason, time: new Date(e.timeMs).toISOString(),
       }),
     );
@@ -69,7 +74,17 @@ export class FlowNotifier {
     await Promise.all([...this.inFlight]);
   }
 
-  private track(p: Promise<void>): void {
+  private track(start: () => Promise<void>): void {
+    const max = this.o.maxInFlight ?? 1000;
+    if (this.inFlight.size >= max) {
+      this.droppedTotal++;
+      if (Date.now() - this.lastDropLogMs >= 60_000) {
+        this.lastDropLogMs = Date.now();
+        this.o.logger.warn({ inFlight: max, dropped: this.droppedTotal }, 'notifications: too many deliveries in flight (endpoints down or slow); dropping new ones');
+      }
+      return;
+    }
+    const p = start();
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }

@@ -25,7 +25,7 @@ export class FlowMetrics {
   private readonly finished = new Map<string, { flow: string; state: string; count: number }>();
   private seriesDropped = 0;
   /** Read at collection time (the notifier's counters). */
-  notifications: () => { delivered: number; failed: number } = () => ({ delivered: 0, failed: 0 });
+  notifications: () => { delivered: number; failed: number; dropped?: number } = () => ({ delivered: 0, failed: 0 });
 
   observe(e: TaskStateEvent): void {
     if (e.state === 'running' && e.latenessMs !== undefined) {
@@ -65,7 +65,7 @@ export class FlowMetrics {
       { name: 'flotilla_flow_task_lateness_seconds_sum', help: 'Sum of the lateness of every attempt started (with _count: the mean).', type: 'counter', samples: lat.map((l) => ({ labels: labels(l), value: l.sumSeconds })) },
       { name: 'flotilla_flow_task_lateness_seconds_count', help: 'Attempts started, per flow and task.', type: 'counter', samples: lat.map((l) => ({ labels: labels(l), value: l.count })) },
       { name: 'flotilla_flow_task_instances_finished_total', help: 'Task instance state changes into success, failed, skipped, upstream_failed, up_for_retry or shutdown.', type: 'counter', samples: [...this.finished.values()].map((f) => ({ labels: { flow: f.flow, state: f.state }, value: f.count })) },
-      { name: 'flotilla_flow_notifications_total', help: 'Notification deliveries by result.', type: 'counter', samples: [{ labels: { result: 'delivered' }, value: n.delivered }, { labels: { result: 'failed' }, value: n.failed }] },
+      { name: 'flotilla_flow_notifications_total', help: 'Notification deliveries by result.', type: 'counter', samples: [{ labels: { result: 'delivered' }, value: n.delivered }, { labels: { result: 'failed' }, value: n.failed }, { labels: { result: 'dropped' }, value: n.dropped ?? 0 }] },
       { name: 'flotilla_flow_metric_series_dropped_total', help: `Series not kept (more than ${MAX_FLOW_SERIES}).`, type: 'counter', samples: [{ labels: {}, value: this.seriesDropped }] },
     ];
   }

@@ -102,7 +102,7 @@ export class FlowService extends EventEmitter<EngineEvents & { 'scheduler:leader
       ...(this.o.notifyPublish !== undefined ? { publish: this.o.notifyPublish } : {}),
     });
     this.notifier = notifier;
-    this.metrics.notifications = () => ({ delivered: notifier.deliveredTotal, failed: notifier.failedTotal });
+    this.metrics.notifications = () => ({ delivered: notifier.deliveredTotal, failed: notifier.failedTotal, dropped: notifier.droppedTotal });
     this.on('run:state:changed', (e) => notifier.onRun(e));
     this.on('task:state:changed', (e) => {
       this.metrics.observe(e);

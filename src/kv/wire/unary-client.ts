@@ -1,5 +1,6 @@
 /**
- * A lean gRPC client for unary methods over one HTTP/2 (h2c) session per address: the KV client
+ * A lean gRPC client for unary methods over one HTTP/2 session per address (h2c, or TLS with the
+ * process's certificate and the cluster CA when the process has TLS, core/tls.ts): the KV client
  * library and the replicas' internal calls go through it. It answers exactly as a ConnectRPC client
  * would (a ConnectError with the gRPC status and message), so callers and their error mapping
  * (core/grpc-client.ts callError) are the same.
@@ -16,6 +17,7 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import { create, fromBinary, toBinary, type DescService } from '@bufbuild/protobuf';
 import { Code as ConnectCode, ConnectError, type Client } from '@connectrpc/connect';
 import { defaultToken } from '../../core/grpc-client.js';
+import { clusterClientTlsOptions, processTls } from '../../core/tls.js';
 
 /** The process's API token (grpc-client.ts setDefaultCallToken) as gRPC metadata: peers that check tokens need it. */
 function bearerHeader(): { authorization?: string } {
@@ -92,7 +94,8 @@ export class UnaryChannel {
   private open(): ClientHttp2Session {
     const existing = this.session;
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const s = connect(`http://${this.address}`);
+    const tls = processTls();
+    const s = tls === undefined ? connect(`http://${this.address}`) : connect(`https://${this.address}`, clusterClientTlsOptions(tls));
     const drop = (): void => {
       if (this.session === s) this.session = undefined;
     };
@@ -187,7 +190,7 @@ export class UnaryChannel {
       stream.on('error', (err: Error) => {
         // A stream cancelled because the session failed (e.g. connect ECONNREFUSED) names the cause.
         const cause = err.cause instanceof Error ? err.cause : undefined;
-        finish(new ConnectError(cause?.message ?? err.message, ConnectCode.Unavailable));
+        finish(new ConnectError(cause?.message ?? err.message, ConnectCode.Unavailable, undefined, undefined, cause ?? err));
       });
       stream.on('close', () => {
         if (done) return;

@@ -5,8 +5,14 @@
  * Files live in the bucket `files` (policy replicated-3, XFER-3; created on first use) under their plain
  * name (checkFileName: no "/", no "..", at most 255 bytes). Uploads stream from the request through the
  * multipart parser into the store; a truncated upload stores nothing. Errors are one line of text.
+ *
+ * With the process's TLS (core/tls.ts) the port serves HTTPS (client certificate optional). With `tokens`
+ * (authentication on) every request needs an API token (Authorization: Bearer): /download the reader
+ * role, /upload the operator role, and a scoped token the `objects` scope; the cluster's join token may
+ * do both (node-to-node use). A refusal is 401/403 with one line of text, before any body is read.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Code, FlotillaError } from '../../core/errors.js';
@@ -15,6 +21,8 @@ import { silentLogger, type Logger } from '../../core/log.js';
 import { DEFAULT_POLICY, checkFileName } from '../store/names.js';
 import type { ObjectService } from '../object-service.js';
 import { boundaryOf, parseMultipart } from './multipart-parser.js';
+import { processTls, type ProcessTls } from '../../core/tls.js';
+import { authorize, bearerOf, type Requirement, type TokenVerifier } from '../../auth/index.js';
 
 export const FILES_BUCKET = 'files';
 
@@ -23,6 +31,27 @@ export interface XferServerOptions {
   listen: string;
   service: () => ObjectService;
   logger?: Logger;
+  /** Authentication: the tokens a request's bearer token is checked against (undefined while they load). Default: no check. */
+  tokens?: () => TokenVerifier | undefined;
+  /** TLS: HTTPS with this material; null: plain HTTP. Default: the process's (core/tls.ts processTls()), when it has a certificate. */
+  tls?: ProcessTls | null;
+}
+
+/** The transfer port's routes and what each needs (the route-enumeration test walks this list). */
+export const XFER_ROUTES: readonly { method: 'POST'; path: '/upload' | '/download'; need: Exclude<Requirement, { public: true }> }[] = [
+  { method: 'POST', path: '/upload', need: { role: 'operator', scope: 'objects' } },
+  { method: 'POST', path: '/download', need: { role: 'reader', scope: 'objects' } },
+];
+
+function checkToken(tokens: () => TokenVerifier | undefined, headers: IncomingHttpHeaders, need: Exclude<Requirement, { public: true }>, what: string): void {
+  const token = bearerOf(headers.authorization);
+  let principal;
+  if (token !== undefined) {
+    const v = tokens();
+    if (v === undefined) throw new FlotillaError(Code.UNAVAILABLE, 'authentication is starting: the token list is not loaded yet');
+    principal = v.verify(token);
+  }
+  authorize(principal, need, what);
 }
 
 export interface XferServer {
@@ -35,6 +64,7 @@ export interface XferServer {
 export function createXferServer(o: XferServerOptions): XferServer {
   const logger = o.logger ?? silentLogger();
   let server: Server | undefined;
+  let scheme: 'http' | 'https' = 'http';
   const sockets = new Set<Socket>();
 
   async function ensureBucket(): Promise<void> {
@@ -91,14 +121,21 @@ export function createXferServer(o: XferServerOptions): XferServer {
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0];
-    const route = req.method === 'POST' && path === '/upload' ? upload : req.method === 'POST' && path === '/download' ? download : undefined;
-    const run = route !== undefined ? route(req, res) : Promise.reject(new FlotillaError(Code.NOT_FOUND, 'use POST /upload or POST /download'));
+    const known = XFER_ROUTES.find((r) => r.method === req.method && r.path === path);
+    const route = known?.path === '/upload' ? upload : known?.path === '/download' ? download : undefined;
+    const run = (async (): Promise<void> => {
+      // Every request, a route or not, needs a token when authentication is on: probing learns nothing.
+      if (o.tokens !== undefined) checkToken(o.tokens, req.headers, known?.need ?? { role: 'reader', scope: 'objects' }, `${req.method ?? ''} ${path ?? ''}`);
+      if (route === undefined) throw new FlotillaError(Code.NOT_FOUND, 'use POST /upload or POST /download');
+      await route(req, res);
+    })();
     run.catch((err: unknown) => {
       const e = FlotillaError.from(err);
       if (e.code === Code.INTERNAL) logger.error({ err }, 'file transfer failed');
       else logger.warn({ route: path, err: e.message }, `file transfer ${path ?? ''} failed: ${req.complete ? e.rawMessage : `the client went away before the body was complete (${e.rawMessage}); nothing was stored`}`);
       if (!res.headersSent) {
-        res.writeHead(e.toProblem().status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`error: ${e.code === Code.INTERNAL ? 'internal error' : e.rawMessage}\n`);
+        const challenge = e.code === Code.UNAUTHENTICATED ? { 'www-authenticate': 'Bearer realm="flotilla"' } : {};
+        res.writeHead(e.toProblem().status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close', ...challenge }).end(`error: ${e.code === Code.INTERNAL ? 'internal error' : e.rawMessage}\n`);
       } else res.destroy();
       req.resume();
     });
@@ -111,7 +148,18 @@ export function createXferServer(o: XferServerOptions): XferServer {
     },
     async start() {
       const { host, port } = requireHostPort(o.listen, '--xfer');
-      const s = createServer(handle);
+      const own = o.tls === null ? undefined : (o.tls ?? processTls());
+      const tls = own?.cert !== undefined && own.key !== undefined ? own : undefined;
+      const s: Server =
+        tls === undefined
+          ? createServer(handle)
+          : (createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, handle));
+      // Connection timeouts: headers within 30 s, an idle socket closed after 5 min; a transfer that moves is never cut.
+      s.headersTimeout = 30_000;
+      s.requestTimeout = 0;
+      s.keepAliveTimeout = 65_000;
+      s.setTimeout(300_000);
+      scheme = tls === undefined ? 'http' : 'https';
       server = s;
       s.on('connection', (sock) => {
         sockets.add(sock);
@@ -121,7 +169,7 @@ export function createXferServer(o: XferServerOptions): XferServer {
         s.once('error', (e) => rej(FlotillaError.from(e)));
         s.listen(port, host, () => res());
       });
-      logger.info({ address: `${host}:${this.port}` }, `file transfer on ${host}:${this.port} (POST /upload, POST /download)`);
+      logger.info({ address: `${host}:${this.port}` }, `file transfer on ${scheme}://${host}:${this.port} (POST /upload, POST /download${o.tokens !== undefined ? '; API token required' : ''})`);
     },
     async stop() {
       const s = server;
