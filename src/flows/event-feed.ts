@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { FlowService } from './scheduler/flow-service.js';
+import { openEventStream } from '../core/event-stream.js';
 import type { RunStateEvent, TaskStateEvent } from './scheduler/run-engine.js';
 
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -19,9 +20,8 @@ export function registerEventFeed(app: FastifyInstance, service: FlowService): v
   });
   app.get<{ Querystring: { flow?: string; run?: string } }>('/api/v1/flows/events', (request, reply) => {
     const { flow, run } = request.query;
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const raw = openEventStream(request, reply);
+    if (raw === undefined) return;
     let id = 0;
     const send = (kind: 'task' | 'run', e: TaskStateEvent | RunStateEvent): void => {
       if ((flow !== undefined && e.flow !== flow) || (run !== undefined && e.runId !== run)) return;

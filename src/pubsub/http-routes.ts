@@ -94,8 +94,17 @@ export function registerPubsubRoutes(app: FastifyInstance, broker: Broker, logge
     return { channel, token, expiresAt: new Date(Math.floor((nowMs + ttlMs) / 1000) * 1000).toISOString() };
   });
 
+  // At the root: the plugin takes every upgrade request of the HTTP server through Fastify, and its hook
+  // that closes the socket after a plain HTTP answer must run for every route, not only /ws (an upgrade
+  // request to another route otherwise held its socket for good).
+  void app.register(websocket, { options: { maxPayload: broker.limits.maxDataBytes + 16 * 1024 } });
+  // The plugin closes such a socket only when its own onRequest hook ran, which an earlier hook's answer
+  // (a 401 from authentication) skips: an upgrade request answered over plain HTTP ends its socket here.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.headers.upgrade !== undefined && reply.statusCode !== 101) request.raw.socket?.destroy();
+    done();
+  });
   void app.register(async (scope) => {
-    await scope.register(websocket, { options: { maxPayload: broker.limits.maxDataBytes + 16 * 1024 } });
     // Typed here as the part of `ws` the session uses (the package ships no types of its own).
     scope.get('/ws', { websocket: true }, (socket: unknown, request) => {
       handleWsSession(socket as WsLike, broker, logger, { tcp: request.raw.socket });

@@ -8,6 +8,7 @@
  * recovery by offset is the delivery guarantee here.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { openEventStream } from '../core/event-stream.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Broker } from './broker.js';
 import { verifyChannelToken } from './channel-token.js';
@@ -43,9 +44,9 @@ export async function handleSse(request: FastifyRequest<{ Querystring: SseQuery 
   const lastEventId = request.headers['last-event-id'];
   const since = parseSince(query, Array.isArray(lastEventId) ? lastEventId[0] : lastEventId);
 
-  const raw = reply.raw;
-  reply.hijack();
-  raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  const opened = openEventStream(request, reply);
+  if (opened === undefined) return;
+  const raw = opened;
   raw.write(': flotilla\n\n');
   let closed = false;
   const write = (text: string): boolean => {

@@ -23,6 +23,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { openEventStream } from '../core/event-stream.js';
 import { dialableAddress } from '../core/address.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
@@ -190,11 +191,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     return events === 'true' || events === '1' ? { ...membersJson(), events: recent } : membersJson();
   });
 
-  app.get('/api/v1/members/events', (_request, reply) => {
+  app.get('/api/v1/members/events', (request, reply) => {
+    const raw = openEventStream(request, reply);
+    if (raw === undefined) return;
     follow();
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const c: Client = { reply, blocked: false, stale: false };
     clients.add(c);
     raw.on('drain', () => {

@@ -12,6 +12,7 @@ import { listenH2c, type H2cServer, type H2cServerOptions } from '../../core/h2c
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import { silentLogger, type Logger } from '../../core/log.js';
+import { encodeGrpcMessage } from '../../core/grpc-unary-server.js';
 
 export interface PeerServerOptions {
   /** host:port to listen on; port 0 picks a free port. */
@@ -35,6 +36,24 @@ export interface PeerServer extends Component {
   readonly address: string;
   /** The bound port (after start). */
   readonly port: number;
+}
+
+/**
+ * A request no registered service serves: a gRPC call gets UNIMPLEMENTED in a trailers-only answer, as
+ * grpc-go answers (ConnectRPC's router would answer a bare HTTP 404 without a grpc-status); anything else
+ * a 404.
+ */
+function unknownMethod(req: Http2ServerRequest, res: Http2ServerResponse): void {
+  req.resume();
+  if (res.headersSent || res.stream.destroyed) return;
+  if (/^application\/grpc($|[+;])/.test(req.headers['content-type'] ?? '')) {
+    res.stream.respond(
+      { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12', 'grpc-message': encodeGrpcMessage(`unknown method ${req.url.slice(0, 200)}`) },
+      { endStream: true },
+    );
+    return;
+  }
+  res.writeHead(404).end();
 }
 
 /** host:port for a host and port ([v6]:port for IPv6). */
@@ -63,6 +82,7 @@ export function createPeerServer(options: PeerServerOptions): PeerServer {
         grpcWeb: false,
         readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
         routes: options.routes,
+        fallback: (req, res) => unknownMethod(req as Http2ServerRequest, res as unknown as Http2ServerResponse),
       });
       const fastPath = options.fastPath;
       const handler = fastPath === undefined ? connectHandler : (req: Http2ServerRequest, res: Http2ServerResponse) => void (fastPath(req, res) || connectHandler(req, res));

@@ -6,7 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Code, FlotillaError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { RESERVED_BUCKET_NAMES } from '../store/names.js';
 import type { ObjectService } from '../object-service.js';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket-handlers.js';
 import { listObjectsV1, listObjectsV2 } from './list-handlers.js';
@@ -143,8 +145,15 @@ export function s3Plugin(service: ObjectService, options: S3RoutesOptions & { lo
       reply.header('x-amz-request-id', requestId).header('x-amz-id-2', requestId).header('server', 'Flotilla');
       const url = request.raw.url ?? '/';
       const { path, rawQuery } = splitUrl(url);
+      const hostBucket = hostBucketOf(request, options.virtualHostDomain);
+      // A path under the node's own routes (/api/..., /internal/...) that none of them serves is a wrong
+      // API call, not an S3 request: no bucket may take those names (RESERVED_BUCKET_NAMES).
+      if (hostBucket === undefined && RESERVED_BUCKET_NAMES.includes(path.split('/')[1] ?? '')) {
+        const problem = new FlotillaError(Code.NOT_FOUND, `no route for ${request.method} ${path}`).toProblem(path);
+        return reply.status(404).type('application/problem+json').send(problem);
+      }
       const auth = verifySigV4({ method: request.method, url, rawHeaders: request.raw.rawHeaders }, { secretFor: (id) => secrets.get(id), nowMs: nowMs() });
-      const { bucket, key } = locate(path, hostBucketOf(request, options.virtualHostDomain));
+      const { bucket, key } = locate(path, hostBucket);
       const query = new Map<string, string>();
       for (const [k, v] of parseQuery(rawQuery)) if (!query.has(k)) query.set(k, v);
       const r: S3Request = { ctx, request, reply, auth, bucket, key, query, resource: path };
