@@ -72,25 +72,28 @@ export function createRegistration(options: RegistrationOptions): Registration {
         { type: 'put' as const, key: nodeKey(record.name), value, lease },
         { type: 'put' as const, key: memberKey(record.name), value },
       ];
-      let res = await coord.txn({
-        compare: [{ key: nodeKey(record.name), target: 'version', op: '=', value: 0 }],
-        then: puts,
-        else: [{ type: 'get', key: nodeKey(record.name) }],
-      });
-      if (!res.succeeded) {
+      let res;
+      let existing: KeyValue | undefined;
+      // The earlier holder's record may go (its lease expiring) between reading it and taking it over:
+      // then the key is free and the next round creates it.
+      for (let round = 0; ; round++) {
+        res = await coord.txn({
+          compare: [{ key: nodeKey(record.name), target: 'version', op: '=', value: 0 }],
+          then: puts,
+          else: [{ type: 'get', key: nodeKey(record.name) }],
+        });
+        if (res.succeeded) break;
         const got = res.results[0];
-        const existing = got?.type === 'get' ? got.kvs[0] : undefined;
-        if (existing !== undefined && (await mayTakeOver(existing, record))) {
-          res = await coord.txn({ compare: [{ key: existing.key, target: 'modRevision', op: '=', value: existing.modRevision }], then: puts });
-        }
-        if (!res.succeeded) {
-          const holder = existing !== undefined ? parseNodeRecord(existing.value) : undefined;
-          const where = holder?.error === undefined && holder !== undefined ? ` at ${holder.value.peerAddress} (started ${holder.value.startedAt})` : '';
-          throw new FlotillaError(
-            Code.ALREADY_EXISTS,
-            `node name "${record.name}" is already registered by a running node${where}; choose another --name or stop that node`,
-          );
-        }
+        existing = got?.type === 'get' ? got.kvs[0] : undefined;
+        if (existing === undefined && round < 3) continue;
+        if (existing === undefined || !(await mayTakeOver(existing, record))) break;
+        res = await coord.txn({ compare: [{ key: existing.key, target: 'modRevision', op: '=', value: existing.modRevision }], then: puts });
+        if (res.succeeded || round >= 3) break;
+      }
+      if (!res.succeeded) {
+        const holder = existing !== undefined ? parseNodeRecord(existing.value) : undefined;
+        const where = holder?.error === undefined && holder !== undefined ? ` at ${holder.value.peerAddress} (started ${holder.value.startedAt})` : '';
+        throw new FlotillaError(Code.ALREADY_EXISTS, `node name "${record.name}" is already registered by a running node${where}; choose another --name or stop that node`);
       }
       last = record;
       current = lease;
