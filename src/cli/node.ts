@@ -41,7 +41,7 @@ export function registerNode(program: Command): void {
     .option('--join-token-file <file>', 'read the join token from this file')
     .option('--auth <mode>', 'check API tokens: auto (on beyond loopback or with a join token) or on (default auto)')
     .option('--insecure-no-auth', 'turn authentication off even beyond loopback (logged as a loud warning)')
-    .option('--rate-limit <n>', 'requests/s per API token (or per client address without one) on the HTTP API and public gRPC methods; the join token is exempt; 0 = off (default 200)')
+    .option('--rate-limit <n>', 'requests/s per API token (or per client address without one) on the HTTP API and public gRPC methods; the join token is exempt; 0 = off (default 1000)')
     .option('--rate-limit-burst <n>', 'requests a caller may make at once (default 2 x --rate-limit)')
     .option('--lease-ttl <seconds>', 'registration lease TTL (default 5)')
     .option('--failure-timeout <duration>', 'a peer silent this long is DISCONNECTED, e.g. 3s or 1500ms (default 3s)')

@@ -39,7 +39,7 @@ export function registerServer(program: Command): void {
     .option('--alert-webhook <url>', 'POST alert notifications (Alertmanager webhook JSON) to this URL (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option('--auth <mode>', 'API tokens: auto (on when any listener is beyond loopback) or on (default auto; docs/security.md)')
     .option('--insecure-no-auth', 'turn authentication off even beyond loopback (logged as a loud warning)')
-    .option('--rate-limit <n>', 'requests/s per API token (or per client address without one) on the HTTP API and public gRPC methods; the join token is exempt; 0 = off (default 200)')
+    .option('--rate-limit <n>', 'requests/s per API token (or per client address without one) on the HTTP API and public gRPC methods; the join token is exempt; 0 = off (default 1000)')
     .option('--rate-limit-burst <n>', 'requests a caller may make at once (default 2 x --rate-limit)')
     .option('--join-token <token>', 'cluster token for internal calls (env FLOTILLA_JOIN_TOKEN; default <data-dir>/join-token, created when missing)')
     .option('--oidc-issuer <url>', 'dashboard login with OpenID Connect: the provider\'s issuer URL (docs/security.md)')

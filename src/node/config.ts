@@ -83,7 +83,7 @@ export const nodeConfigSchema = z.object({
   /** Turns authentication off even when listening beyond loopback (logged as a loud warning). Default false. */
   insecureNoAuth: envBoolean.default(false),
   /** Rate limit of the public APIs (HTTP API, public gRPC methods): requests/s per API token (per client address without one); the cluster token is exempt; 0 = off. Applies with authentication on. Default 200. */
-  rateLimit: z.coerce.number().min(0).max(1_000_000).default(200),
+  rateLimit: z.coerce.number().min(0).max(1_000_000).default(1000),
   /** Requests a caller may make at once (the token bucket's size). Default: 2 × rateLimit. */
   rateLimitBurst: z.coerce.number().int().min(1).max(10_000_000).optional(),
   /** The cluster's join token (from the server's <data-dir>/join-token), sent on every call to other processes. */

@@ -56,7 +56,7 @@ export const serverConfigSchema = z.object({
   /** Turns authentication off even when listening beyond loopback (logged as a loud warning). Default false. */
   insecureNoAuth: envBoolean.default(false),
   /** Rate limit of the public APIs (HTTP API, public gRPC methods): requests/s per API token (per client address without one); the cluster token is exempt; 0 = off. Applies with authentication on. Default 200. */
-  rateLimit: z.coerce.number().min(0).max(1_000_000).default(200),
+  rateLimit: z.coerce.number().min(0).max(1_000_000).default(1000),
   /** Requests a caller may make at once (the token bucket's size). Default: 2 × rateLimit. */
   rateLimitBurst: z.coerce.number().int().min(1).max(10_000_000).optional(),
   /** The cluster token this server uses for internal calls (a second server sharing etcd). Default: <data-dir>/join-token, created when missing. */
