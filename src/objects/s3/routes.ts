@@ -147,8 +147,10 @@ export function s3Plugin(service: ObjectService, options: S3RoutesOptions & { lo
       const { path, rawQuery } = splitUrl(url);
       const hostBucket = hostBucketOf(request, options.virtualHostDomain);
       // A path under the node's own routes (/api/..., /internal/...) that none of them serves is a wrong
-      // API call, not an S3 request: no bucket may take those names (RESERVED_BUCKET_NAMES).
-      if (hostBucket === undefined && RESERVED_BUCKET_NAMES.includes(path.split('/')[1] ?? '')) {
+      // API call, not an S3 request: no bucket may take those names (RESERVED_BUCKET_NAMES; asking to
+      // create one, `PUT /api`, still gets S3's InvalidBucketName).
+      const segments = path.split('/');
+      if (hostBucket === undefined && segments.slice(2).join('/') !== '' && RESERVED_BUCKET_NAMES.includes(segments[1] ?? '')) {
         const problem = new FlotillaError(Code.NOT_FOUND, `no route for ${request.method} ${path}`).toProblem(path);
         return reply.status(404).type('application/problem+json').send(problem);
       }
