@@ -124,6 +124,8 @@ for (const backend of backends) {
       { name: 'a negative weight', args: ['set-weight', 'kv', '--device', 'b:-1'], code: 2, message: /expected ID:WEIGHT with a weight >= 0/ },
       { name: 'a duplicate device', args: ['build', 'dup', '--devices', 'a:z1,a:z2'], code: 2, message: /duplicate device id "a"/, key: '/flotilla/rings/dup' },
     ];
+    // None of these writes anything, so they run a few at once.
+    describe('refusals', { concurrency: 4 }, () => {
     for (const b of bad) {
       it(`refuses ${b.name} with one line and writes nothing`, async () => {
         const before = await stored(coord.endpoint, '/flotilla/rings/kv');
@@ -135,6 +137,7 @@ for (const backend of backends) {
         assert.equal((await stored(coord.endpoint, '/flotilla/rings/kv'))?.version, before?.version);
       });
     }
+    });
   });
 }
 
