@@ -3,10 +3,8 @@
  * rings are built as soon as its one node is ACTIVE, and uploads reach the object store) and one
  * `flotilla node` with every role and its file transfer port.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { freePort, grpcReady, startFlotilla, tcpReady, type Cleanup } from '../testkit/index.js';
-import { eventually, startNode, type NodeHandle, type ServerHandle } from '../testkit/cluster.js';
+import { freePort, type Cleanup } from '../testkit/index.js';
+import { eventually, startNode, startServer, type NodeHandle, type ServerHandle } from '../testkit/cluster.js';
 
 /**
  * Time between SIGTERM and SIGKILL at teardown. Shorter than the testkit's 10 s on purpose: a process
@@ -15,30 +13,7 @@ import { eventually, startNode, type NodeHandle, type ServerHandle } from '../te
 const STOP_GRACE_MS = 3000;
 
 export async function startFuzzServer(t: Cleanup): Promise<ServerHandle> {
-  const h = await startFlotilla(
-    ({ port, dataDir }) => [
-      'server',
-      '--listen', `127.0.0.1:${port('grpc')}`,
-      '--http', `127.0.0.1:${port('http')}`,
-      '--coord-listen', `127.0.0.1:${port('coord')}`,
-      '--data-dir', dataDir,
-      '--auth', 'on',
-      '--expect-nodes', '1',
-    ],
-    {
-      name: 'flotilla server',
-      t,
-      ports: ['grpc', 'http', 'coord'],
-      stopGraceMs: STOP_GRACE_MS,
-      ready: async (p) => (await tcpReady(p.port('grpc'))) && (await grpcReady(`127.0.0.1:${p.port('coord')}`)),
-    },
-  );
-  return Object.assign(h, {
-    grpc: `127.0.0.1:${h.port('grpc')}`,
-    coordEndpoint: `127.0.0.1:${h.port('coord')}`,
-    adminToken: readFileSync(join(h.dataDir, 'admin-token'), 'utf8').trim(),
-    joinToken: readFileSync(join(h.dataDir, 'join-token'), 'utf8').trim(),
-  });
+  return startServer(t, { auth: true, args: ['--expect-nodes', '1'], stopGraceMs: STOP_GRACE_MS });
 }
 
 export interface FuzzCluster {

@@ -24,9 +24,9 @@ export interface ServerHandle extends ProcessHandle {
 /**
  * `flotilla server` on free ports: embedded store, or a client of `etcd` endpoints. `auth: true` runs it
  * with `--auth on` (loopback servers run without authentication otherwise); pass `--join-token
- * server.joinToken` to its nodes and the admin token to clients (docs/security.md).
+ * server.joinToken` to its nodes and the admin token to clients (docs/security.md). `args` are more flags.
  */
-export async function startServer(t: Cleanup, opts: { etcd?: string; auth?: boolean } = {}): Promise<ServerHandle> {
+export async function startServer(t: Cleanup, opts: { etcd?: string; auth?: boolean; args?: readonly string[]; stopGraceMs?: number } = {}): Promise<ServerHandle> {
   const h = await startFlotilla(
     ({ port, dataDir }) => [
       'server',
@@ -35,11 +35,13 @@ export async function startServer(t: Cleanup, opts: { etcd?: string; auth?: bool
       ...(opts.etcd !== undefined ? ['--etcd', opts.etcd] : ['--coord-listen', `127.0.0.1:${port('coord')}`]),
       '--data-dir', dataDir,
       ...(opts.auth === true ? ['--auth', 'on'] : []),
+      ...(opts.args ?? []),
     ],
     {
       name: 'flotilla server',
       t,
       ports: ['grpc', 'http', 'coord'],
+      ...(opts.stopGraceMs !== undefined ? { stopGraceMs: opts.stopGraceMs } : {}),
       ready: async (p) => (await tcpReady(p.port('grpc'))) && (opts.etcd !== undefined || (await grpcReady(`127.0.0.1:${p.port('coord')}`))),
     },
   );
