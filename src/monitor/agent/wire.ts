@@ -29,33 +29,14 @@ export function helloMessage(h: HelloFields): AgentMessage {
  * scrapes of (ref, value) pairs, else one Metric per sample (a server older than protocol 2).
  */
 export function batchMessage(b: BufferedBatch, hostname: string, droppedTotal: number, backlog: boolean, encoder?: SeriesEncoder): AgentMessage {
-  if (encoder !== undefined) {
-    const e = encoder.encode(b.samples);
-    return create(AgentMessageSchema, {
-      kind: {
-        case: 'batch',
-        value: {
-          seq: BigInt(b.seq),
-          droppedTotal: BigInt(droppedTotal),
-          backlog,
-          series: e.series,
-          scrapes: e.scrapes.map((sc) => ({ timeMs: BigInt(sc.timeMs), refs: sc.refs, values: sc.values })),
-          metrics: e.overflow.map((s) => ({ timeMs: BigInt(Math.round(s.timeMs)), hostname, metric: s.metric, value: s.value, labels: s.labels })),
-        },
-      },
-    });
-  }
-  return create(AgentMessageSchema, {
-    kind: {
-      case: 'batch',
-      value: {
-        seq: BigInt(b.seq),
-        droppedTotal: BigInt(droppedTotal),
-        backlog,
-        metrics: b.samples.map((s) => ({ timeMs: BigInt(Math.round(s.timeMs)), hostname, metric: s.metric, value: s.value, labels: s.labels })),
-      },
-    },
-  });
+  const perSample = (samples: BufferedBatch['samples']) =>
+    samples.map((s) => ({ timeMs: BigInt(Math.round(s.timeMs)), hostname, metric: s.metric, value: s.value, labels: s.labels }));
+  const e = encoder?.encode(b.samples);
+  const body =
+    e !== undefined
+      ? { series: e.series, scrapes: e.scrapes.map((sc) => ({ timeMs: BigInt(sc.timeMs), refs: sc.refs, values: sc.values })), metrics: perSample(e.overflow) }
+      : { metrics: perSample(b.samples) };
+  return create(AgentMessageSchema, { kind: { case: 'batch', value: { seq: BigInt(b.seq), droppedTotal: BigInt(droppedTotal), backlog, ...body } } });
 }
 
 export function ackMessage(r: CommandResult): AgentMessage {

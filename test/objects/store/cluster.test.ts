@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { eventually, startNode, suiteOwner, type NodeHandle, type ServerHandle } from '../../testkit/cluster.js';
 import { startFlotilla, tempDir, type ProcessHandle } from '../../testkit/index.js';
 import { startS3rver } from '../testkit/s3rver.js';
+import { blobFiles } from './blob-files.js';
 
 const run = promisify(execFile);
 const api = (n: ProcessHandle): string => `http://127.0.0.1:${n.port('http')}/api/v1/objects`;
@@ -31,18 +32,6 @@ async function get(n: ProcessHandle, bucket: string, key: string): Promise<Buffe
 }
 async function stat2(n: ProcessHandle, bucket: string, key: string): Promise<{ placement: { replicas: { node: string; state: string; primary: boolean }[] } }> {
   return (await (await fetch(`${api(n)}/buckets/${bucket}/objects/${encodeURIComponent(key)}?stat=1`)).json()) as never;
-}
-
-async function findBlobFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name.endsWith('~')) out.push(join(d, e.name));
-    }
-  };
-  await walk(dir);
-  return out;
 }
 
 describe('object store on three nodes (dir, dir, s3rver)', () => {
@@ -147,7 +136,7 @@ describe('object store on three nodes (dir, dir, s3rver)', () => {
   });
 
   it('a corrupted replica on disk: GET still returns the right bytes and the replica is repaired', async () => {
-    const files = await findBlobFiles(join(nodes[0]!.dataDir, 'objects'));
+    const files = await blobFiles(join(nodes[0]!.dataDir, 'objects'));
     assert.ok(files.length > 0);
     // Corrupt one byte of every replica on node-a, then read everything through node-a.
     for (const f of files) {
@@ -161,7 +150,7 @@ describe('object store on three nodes (dir, dir, s3rver)', () => {
     await eventually(
       'node-a replicas repaired',
       async () => {
-        for (const f of await findBlobFiles(join(nodes[0]!.dataDir, 'objects'))) {
+        for (const f of await blobFiles(join(nodes[0]!.dataDir, 'objects'))) {
           const b = await readFile(f);
           void b;
         }

@@ -11,27 +11,16 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CreateMultipartUploadCommand, ListPartsCommand, S3Client, S3ServiceException, UploadPartCommand } from '@aws-sdk/client-s3';
 import { eventually, runFlotilla, suiteOwner, type NodeHandle } from '../../testkit/cluster.js';
 import { startObjectCluster, type ObjectCluster } from '../cli/object-cluster.js';
+import { blobFiles } from './blob-files.js';
 
 const AK = 'gctestaccess';
 const SK = 'gctestsecret';
-
-async function blobFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name.endsWith('~')) out.push(join(d, e.name));
-    }
-  };
-  await walk(join(dir, 'blobs'));
-  return out;
-}
 
 /** A node's replica inventory through its replica API: blob -> kind. */
 async function inventory(http: string): Promise<Map<string, string>> {
@@ -66,7 +55,7 @@ describe('timed auditor, tombstone and multipart garbage collection on three nod
     const put = await fetch(`${api(0)}/gcb/objects/audited.bin`, { method: 'PUT', body });
     assert.equal(put.status, 200, await put.text());
     const nodeB = c.nodes[1]!;
-    const files = await blobFiles(objectsDir(nodeB));
+    const files = await blobFiles(join(objectsDir(nodeB), 'blobs'));
     assert.equal(files.length, 1, files.join());
     const bytes = await readFile(files[0]!);
     assert.ok(bytes.subarray(0, body.length).equals(body));
@@ -76,7 +65,7 @@ describe('timed auditor, tombstone and multipart garbage collection on three nod
     await eventually(
       'the replica on node-b holds the right bytes again',
       async () => {
-        const f = await blobFiles(objectsDir(nodeB));
+        const f = await blobFiles(join(objectsDir(nodeB), 'blobs'));
         return f.length === 1 && sha((await readFile(f[0]!)).subarray(0, body.length)) === sha(body);
       },
       20_000,

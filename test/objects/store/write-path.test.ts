@@ -20,24 +20,13 @@ import { describe, it } from 'node:test';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { suiteOwner, type NodeHandle } from '../../testkit/cluster.js';
 import { startObjectCluster, type ObjectCluster } from '../cli/object-cluster.js';
+import { blobFiles } from './blob-files.js';
 
 const AK = 'writepathaccess';
 const SK = 'writepathsecret';
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
-
-async function blobFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name.endsWith('~')) out.push(join(d, e.name));
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 /** Every replica file of bucket/key on a node: its body and stored metadata (the blob format's trailer). */
 async function replicasOn(n: NodeHandle, bucket: string, key: string): Promise<{ body: Buffer; meta: Record<string, unknown> }[]> {
