@@ -55,6 +55,17 @@ export function encodeGrpcMessage(message: string): string {
   return out;
 }
 
+/**
+ * Ends a gRPC call with a status and no message: trailers-only (one HEADERS frame with grpc-status and the
+ * percent-encoded grpc-message, and END_STREAM), as gRPC servers refuse or fail calls. Nothing is sent
+ * when the response has started or the stream is gone.
+ */
+export function answerGrpcError(res: Http2ServerResponse, code: number, message: string): void {
+  if (res.headersSent || res.destroyed || res.stream.destroyed) return;
+  // Trailers-only needs END_STREAM on the one HEADERS frame, which the compatibility API cannot send.
+  res.stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
+}
+
 /** grpc-go's check of a gRPC content type: application/grpc, optionally with +subtype or ;parameters. */
 function isGrpcContentType(contentType: string | undefined): boolean {
   return contentType !== undefined && /^application\/grpc($|[+;])/.test(contentType);
@@ -110,14 +121,7 @@ export function createUnaryGrpcHandler(o: UnaryGrpcOptions): UnaryGrpcHandler {
     }
   }
 
-  function fail(res: Http2ServerResponse, answer: { code: number; message: string }): void {
-    if (res.headersSent || res.destroyed || res.stream.destroyed) return;
-    // Trailers-only needs END_STREAM on the one HEADERS frame, which the compatibility API cannot send.
-    res.stream.respond(
-      { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(answer.code), 'grpc-message': encodeGrpcMessage(answer.message) },
-      { endStream: true },
-    );
-  }
+  const fail = (res: Http2ServerResponse, answer: { code: number; message: string }): void => answerGrpcError(res, answer.code, answer.message);
 
   async function serve(route: Route, message: Buffer, res: Http2ServerResponse): Promise<void> {
     let request: unknown;

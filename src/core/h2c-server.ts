@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Code, FlotillaError } from './errors.js';
 import type { Logger } from './log.js';
 import { servePastPeerGoaway } from './peer-goaway.js';
+import { answerGrpcError } from './grpc-unary-server.js';
 import { clusterServerTlsOptions, processTls, type ProcessTls } from './tls.js';
 
 export interface H2cServerOptions {
@@ -35,15 +36,25 @@ export interface H2cServerOptions {
   handshakeTimeoutMs?: number;
 }
 
-/** Answers a gRPC request with `err` (trailers-only, as gRPC servers refuse calls). */
-export function refuseGrpc(res: http2.Http2ServerResponse, err: FlotillaError): void {
-  if (res.headersSent) return;
-  res.writeHead(200, {
-    'content-type': 'application/grpc+proto',
-    'grpc-status': String(err.grpcStatus),
-    'grpc-message': encodeURIComponent(err.message),
-  });
-  res.end();
+/** A gate that lets each key through at most once a minute; the table of recent keys is bounded (1000). */
+function oncePerMinute(): (key: string) => boolean {
+  const last = new Map<string, number>();
+  return (key) => {
+    const now = Date.now();
+    if ((last.get(key) ?? 0) > now - 60_000) return false;
+    if (last.size >= 1000) last.clear();
+    last.set(key, now);
+    return true;
+  };
+}
+
+/** Logs a refused call, each (address, code, method) at most once a minute: a refused caller usually retries. */
+export function createRefusalLog(logger: Logger, what: string): (req: http2.Http2ServerRequest, err: FlotillaError) => void {
+  const gate = oncePerMinute();
+  return (req, err) => {
+    const from = req.socket?.remoteAddress ?? 'unknown';
+    if (gate(`${from} ${err.code} ${req.url}`)) logger.warn({ from, method: req.url, code: err.code, err: err.rawMessage }, `${what}: refused a call`);
+  };
 }
 
 export interface H2cServer {
@@ -57,17 +68,7 @@ export async function listenH2c(options: H2cServerOptions): Promise<H2cServer> {
   const { logger, what } = options;
   const sessions = new Set<http2.ServerHttp2Session>();
   const authorize = options.authorize;
-  // A refused caller usually retries: each (address, reason) is logged at most once a minute.
-  const lastLogged = new Map<string, number>();
-  const logRefusal = (req: http2.Http2ServerRequest, err: FlotillaError): void => {
-    const from = req.socket?.remoteAddress ?? 'unknown';
-    const key = `${from} ${err.code} ${req.url}`;
-    const now = Date.now();
-    if ((lastLogged.get(key) ?? 0) > now - 60_000) return;
-    if (lastLogged.size >= 1000) lastLogged.clear();
-    lastLogged.set(key, now);
-    logger.warn({ from, method: req.url, code: err.code, err: err.rawMessage }, `${what}: refused a call`);
-  };
+  const logRefusal = createRefusalLog(logger, what);
   const handler: H2cServerOptions['handler'] =
     authorize === undefined
       ? options.handler
@@ -76,20 +77,17 @@ export async function listenH2c(options: H2cServerOptions): Promise<H2cServer> {
           if (refused === undefined) return options.handler(req, res);
           // The request body is discarded unread: the client gets the refusal and the stream ends.
           req.resume();
-          refuseGrpc(res, refused);
+          answerGrpcError(res, refused.grpcStatus, refused.message);
           logRefusal(req, refused);
         };
   const tls = options.tls === null ? undefined : (options.tls ?? processTls());
   const srv = tls === undefined ? http2.createServer({}, handler) : http2.createSecureServer({ ...clusterServerTlsOptions(tls), allowHTTP1: false, handshakeTimeout: options.handshakeTimeoutMs ?? 10_000 }, handler);
   if (tls !== undefined) {
     // A client without a certificate of the cluster CA (or none) fails here; it retries, so log each (address, reason) once a minute.
+    const gate = oncePerMinute();
     srv.on('tlsClientError', (err: Error & { code?: string }, socket: { remoteAddress?: string }) => {
       const from = socket.remoteAddress ?? 'unknown';
-      const key = `tls ${from} ${err.code ?? err.message}`;
-      const now = Date.now();
-      if ((lastLogged.get(key) ?? 0) > now - 60_000) return;
-      if (lastLogged.size >= 1000) lastLogged.clear();
-      lastLogged.set(key, now);
+      if (!gate(`${from} ${err.code ?? err.message}`)) return;
       logger.warn({ from, code: err.code, err: err.message }, `${what}: refused a connection at the TLS handshake (a client certificate signed by the cluster CA is required)`);
     });
   }

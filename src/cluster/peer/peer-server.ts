@@ -12,7 +12,7 @@ import { listenH2c, type H2cServer, type H2cServerOptions } from '../../core/h2c
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import { silentLogger, type Logger } from '../../core/log.js';
-import { encodeGrpcMessage } from '../../core/grpc-unary-server.js';
+import { answerGrpcError } from '../../core/grpc-unary-server.js';
 
 export interface PeerServerOptions {
   /** host:port to listen on; port 0 picks a free port. */
@@ -47,10 +47,7 @@ function unknownMethod(req: Http2ServerRequest, res: Http2ServerResponse): void 
   req.resume();
   if (res.headersSent || res.stream.destroyed) return;
   if (/^application\/grpc($|[+;])/.test(req.headers['content-type'] ?? '')) {
-    res.stream.respond(
-      { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12', 'grpc-message': encodeGrpcMessage(`unknown method ${req.url.slice(0, 200)}`) },
-      { endStream: true },
-    );
+    answerGrpcError(res, 12, `unknown method ${req.url.slice(0, 200)}`);
     return;
   }
   res.writeHead(404).end();

@@ -6,13 +6,12 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { formatHostPort, requireHostPort } from '../../core/address.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
-import { listenH2c, type H2cServer } from '../../core/h2c-server.js';
+import { createRefusalLog, listenH2c, type H2cServer } from '../../core/h2c-server.js';
 import { CoordEngine } from './coord-engine.js';
 import { Auth, Cluster, KV, Lease, Maintenance, Watch } from '../../gen/etcdserverpb/rpc_pb.js';
 import { createStoreAuth, type EmbeddedCoordAuth } from './auth-service.js';
-import { encodeGrpcMessage } from '../../core/grpc-unary-server.js';
 import { createEtcdServiceImpls, registerEtcdServices } from './grpc-services.js';
-import { createUnaryGrpcHandler } from '../../core/grpc-unary-server.js';
+import { answerGrpcError, createUnaryGrpcHandler } from '../../core/grpc-unary-server.js';
 import type { Clock } from './lease-manager.js';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { grpcCodeOf } from './types.js';
@@ -134,26 +133,13 @@ export function createEmbeddedCoordServer(options: EmbeddedCoordOptions, interna
     logger.info({ address, dataDir: options.dataDir }, 'coordination store listening');
   }
 
-  // A refused caller usually retries: each (address, method, code) is logged at most once a minute.
-  const lastLogged = new Map<string, number>();
+  const logRefusal = createRefusalLog(logger, 'coordination store');
   function refuseCall(req: Http2ServerRequest, res: Http2ServerResponse, err: FlotillaError): void {
     req.resume();
-    if (!res.headersSent && !res.stream.destroyed) {
-      // etcd's own errors leave with etcd's text (clients match it, e.g. to authenticate again).
-      const message = err.details?.etcdError !== undefined ? err.rawMessage : err.message;
-      res.stream.respond(
-        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(grpcCodeOf(err)), 'grpc-message': encodeGrpcMessage(message) },
-        { endStream: true },
-      );
-    }
+    // etcd's own errors leave with etcd's text (clients match it, e.g. to authenticate again).
+    answerGrpcError(res, grpcCodeOf(err), err.details?.etcdError !== undefined ? err.rawMessage : err.message);
     if (err.code === Code.UNAUTHENTICATED && err.details?.etcdError !== undefined) return; // an expired etcd token: routine
-    const from = req.socket?.remoteAddress ?? 'unknown';
-    const key = `${from} ${err.code} ${req.url}`;
-    const now = Date.now();
-    if ((lastLogged.get(key) ?? 0) > now - 60_000) return;
-    if (lastLogged.size >= 1000) lastLogged.clear();
-    lastLogged.set(key, now);
-    logger.warn({ from, method: req.url, code: err.code, err: err.rawMessage }, 'coordination store: refused a call');
+    logRefusal(req, err);
   }
 
   async function stop(): Promise<void> {
