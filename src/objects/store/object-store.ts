@@ -145,7 +145,12 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     if (node === self) {
       // This node's copy is made of the very Buffers hashed here: it hashes nothing itself.
       const st = local.stage(blob, body, { ...(size !== undefined ? { expectedSize: size } : {}), digests: { sha256: false, md5: false } });
-      const w = await st.received;
+      // A copy that fails while receiving is aborted here, which waits until its temporary file is gone:
+      // nobody else holds it to abort it, and the caller answers only after this.
+      const w = await st.received.catch(async (err: unknown) => {
+        await st.abort(FlotillaError.from(err));
+        throw err;
+      });
       return { node, size: w.size, sha256: undefined, commit: (m) => st.commit(m), abort: () => st.abort(), revert: async (v) => void (await local.revert(blob, v)) };
     }
     const address = addressOf(node);
