@@ -4,8 +4,8 @@
  * lost during a coordination outage, and ended by a clean leave (record marked left, then lease revoked).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs } from '../../core/backoff.js';
-import { Code, FlotillaError } from '../../core/errors.js';
+import { backoffDelayMs, retry } from '../../core/backoff.js';
+import { Code, FlotillaError, isRetryable } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Coord, KeyValue, Lease } from '../../coord/index.js';
 import { encodeNodeRecord, memberKey, nodeKey, parseNodeRecord, type NodeRecord } from './node-record.js';
@@ -25,11 +25,19 @@ export interface RegistrationOptions {
   refreshIntervalMs?: number;
   /** Longest a clean leave waits for the store. Default: 3000 ms. */
   leaveTimeoutMs?: number;
+  /**
+   * How long start() keeps retrying a store that is slow or unreachable (a busy machine, a store still
+   * starting) before it gives up. Default: 30 000 ms. A live node holding the name fails it at once.
+   */
+  startTimeoutMs?: number;
   logger?: Logger;
 }
 
 export interface Registration {
-  /** Registers; ALREADY_EXISTS when a live node holds the name, UNAVAILABLE when the store is down. */
+  /**
+   * Registers, retrying with backoff while the store is slow or unreachable (up to startTimeoutMs);
+   * ALREADY_EXISTS at once when a live node holds the name, the store's last error when it stays down.
+   */
   start(): Promise<void>;
   /** Clean leave: marks the record left, then revokes the lease. */
   stop(): Promise<void>;
@@ -154,7 +162,16 @@ export function createRegistration(options: RegistrationOptions): Registration {
     lease: () => current,
     refresh: () => refresh().catch((err: unknown) => logger.debug({ err: FlotillaError.from(err).message }, 'refresh failed')),
     async start() {
-      await registerOnce();
+      const giveUpAt = Date.now() + (options.startTimeoutMs ?? 30_000);
+      await retry(() => registerOnce(), {
+        retries: Infinity,
+        baseMs: 250,
+        maxMs: 2000,
+        jitter: 'equal',
+        signal: abort.signal,
+        shouldRetry: (err) => isRetryable(err) && Date.now() < giveUpAt,
+        onRetry: (err, attempt, delayMs) => logger.warn({ err: FlotillaError.from(err).message, attempt: attempt + 1, retryInMs: delayMs }, 'cannot register yet; retrying'),
+      });
       refreshTimer = setInterval(() => void refresh().catch(() => undefined), options.refreshIntervalMs ?? 30_000);
       refreshTimer.unref();
     },

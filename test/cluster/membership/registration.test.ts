@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRegistration, MembershipView, createPeerClients, type NodeRecord } from '../../../src/cluster/index.js';
 import { createCoord, createEmbeddedCoordServer } from '../../../src/coord/index.js';
-import { tempDir } from '../../testkit/index.js';
+import { freePort, tempDir } from '../../testkit/index.js';
 import { eventually } from '../../testkit/cluster.js';
 
 function rec(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
@@ -66,5 +66,34 @@ describe('registration', () => {
     await back.start();
     t.after(() => back.stop());
     await eventually('n1 registered again', async () => view.member('n1')?.registered === true, 5000);
+  });
+
+  it('keeps retrying while the store is not up yet, and gives up with the store\'s error after its start timeout', async (t) => {
+    const dir = await tempDir(t);
+    const port = await freePort();
+    let store = createEmbeddedCoordServer({ listen: `127.0.0.1:${port}`, dataDir: dir });
+    await store.start();
+    t.after(() => store.stop());
+    const coord = await createCoord({ endpoints: [`127.0.0.1:${port}`] });
+    t.after(() => coord.close());
+    await store.stop();
+
+    // Nothing listens: start() fails with UNAVAILABLE once its start timeout has passed, not at the first error.
+    const early = createRegistration({ coord, describe: async () => rec('n2'), probe: async () => undefined, startTimeoutMs: 800 });
+    const began = Date.now();
+    await assert.rejects(early.start(), /unavailable|deadline/);
+    assert.ok(Date.now() - began >= 800, 'retried until its start timeout');
+    await early.stop();
+
+    // The store comes up while start() waits: the node registers without any manual step.
+    const late = createRegistration({ coord, describe: async () => rec('n2'), probe: async () => undefined, startTimeoutMs: 20_000 });
+    const started = late.start();
+    t.after(() => late.stop());
+    await new Promise((r) => setTimeout(r, 700));
+    store = createEmbeddedCoordServer({ listen: `127.0.0.1:${port}`, dataDir: dir });
+    await store.start();
+    await started;
+    assert.equal(late.registered, true);
+    assert.equal(JSON.parse((await coord.get('/flotilla/nodes/n2'))!.value.toString()).name, 'n2');
   });
 });
