@@ -8,7 +8,8 @@ import { createCoord, type Coord } from '../../src/coord/index.js';
 import { freePort, tempDir } from '../testkit/index.js';
 import { runFlotilla, startNode, startServer, suiteOwner, type NodeHandle, type ServerHandle } from '../testkit/cluster.js';
 
-describe('flotilla node: bad input', () => {
+// The cases are independent (each its own name and data dir, none registers): they run three at a time.
+describe('flotilla node: bad input', { concurrency: 3 }, () => {
   const owner = suiteOwner();
   let server: ServerHandle;
   let a: NodeHandle;
@@ -50,9 +51,9 @@ describe('flotilla node: bad input', () => {
     { name: 'an unknown role', args: async () => ['--join', server.grpc, '--roles', 'kv,dancer'], code: 2, message: /invalid --roles/ },
     { name: 'a bad failure timeout', args: async () => ['--join', server.grpc, '--failure-timeout', 'soon'], code: 2, message: /invalid --failure-timeout/ },
   ];
-  for (const c of cases) {
+  for (const [i, c] of cases.entries()) {
     it(`refuses ${c.name}`, async () => {
-      const r = await node('node-x', await c.args());
+      const r = await node(`node-x${i}`, await c.args());
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.message);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
