@@ -28,12 +28,16 @@ export interface WrittenBody {
   sha256?: string;
   /** Hex MD5 of the body (when asked for in `digests`). */
   md5?: string;
+  /** CRC32 (ISO-HDLC, zlib's) of the body as 8 hex digits (when asked for in `digests`). */
+  crc32?: string;
 }
 
 /** Digests a backend computes while a body streams. */
 export interface BodyDigests {
   sha256: boolean;
   md5: boolean;
+  /** CRC32 (zlib.crc32, native): what a replica computes to check the bytes it received against the writer's. */
+  crc32?: boolean;
 }
 
 export interface BlobHead {

@@ -5,6 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { MAX_BLOB_META_BYTES, type BodyDigests, type WrittenBody } from './backend.js';
 
@@ -29,6 +30,9 @@ export function decodeFooter(footer: Buffer, storedBytes: number): number {
   return len;
 }
 
+/** A CRC32 value as the 8 hex digits stored in replica metadata. */
+export const crc32Hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+
 /** Both digests (the default of a backend put). */
 export const ALL_DIGESTS: BodyDigests = { sha256: true, md5: true };
 
@@ -40,6 +44,7 @@ export const ALL_DIGESTS: BodyDigests = { sha256: true, md5: true };
 export class BodyHasher {
   private readonly sha: Hash | undefined;
   private readonly md5: Hash | undefined;
+  private crc: number | undefined;
   size = 0;
 
   constructor(
@@ -48,6 +53,7 @@ export class BodyHasher {
   ) {
     this.sha = digests.sha256 ? createHash('sha256') : undefined;
     this.md5 = digests.md5 ? createHash('md5') : undefined;
+    this.crc = digests.crc32 === true ? 0 : undefined;
   }
 
   update(chunk: Buffer): void {
@@ -57,6 +63,7 @@ export class BodyHasher {
     }
     this.sha?.update(chunk);
     this.md5?.update(chunk);
+    if (this.crc !== undefined) this.crc = crc32(chunk, this.crc);
   }
 
   /** Size and digests; throws INVALID_ARGUMENT when a declared size was not reached. Call once. */
@@ -64,7 +71,7 @@ export class BodyHasher {
     if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
       throw new FlotillaError(Code.INVALID_ARGUMENT, `body is ${this.size} bytes, ${this.expectedSize} were declared (truncated upload?)`);
     }
-    return { size: this.size, ...(this.sha !== undefined ? { sha256: this.sha.digest('hex') } : {}), ...(this.md5 !== undefined ? { md5: this.md5.digest('hex') } : {}) };
+    return { size: this.size, ...(this.sha !== undefined ? { sha256: this.sha.digest('hex') } : {}), ...(this.md5 !== undefined ? { md5: this.md5.digest('hex') } : {}), ...(this.crc !== undefined ? { crc32: crc32Hex(this.crc) } : {}) };
   }
 }
 

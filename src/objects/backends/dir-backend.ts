@@ -4,24 +4,43 @@
  * it, renames it into place and fsyncs the directory: a reader sees the old blob or the new one, never a
  * part. Temporary files left by a crash are removed at start.
  */
-import { createReadStream, createWriteStream, fdatasync } from 'node:fs';
-import { promisify } from 'node:util';
-import { mkdir, open, opendir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
-import { ALL_DIGESTS, decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
+import { ALL_DIGESTS, BodyHasher, decodeFooter, encodeTrailer, FOOTER_BYTES } from './blob-format.js';
 
 export interface DirBackendOptions {
   /** The directory (created when missing). */
   path: string;
 }
 
+/** Writes `bytes` bytes of `bufs` at the file's position, again after a short write. */
+async function writevAll(fh: FileHandle, bufs: Buffer[], bytes: number): Promise<void> {
+  let left = bytes;
+  let rest = bufs;
+  for (;;) {
+    const { bytesWritten } = await fh.writev(rest);
+    left -= bytesWritten;
+    if (left <= 0) return;
+    // A short write (rare on a regular file): continue from where it stopped.
+    let skip = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        next.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    rest = next;
+  }
+}
+
 export function createDirBackend(options: DirBackendOptions): ObjectBackend {
-  const fsFdatasync = promisify(fdatasync);
   const root = resolve(options.path);
   /** Bytes written between two early fdatasyncs of a blob being written. */
   const FLUSH_BYTES = 8 * 1024 * 1024;
@@ -72,44 +91,69 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
     async put(name: string, body: Readable, opts: PutBlobOptions): Promise<WrittenBody> {
       const file = fileOf(name);
       const temp = join(tmp, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-      const counter = new HashingCounter(opts.expectedSize, opts.digests ?? ALL_DIGESTS);
+      const hasher = new BodyHasher(opts.expectedSize, opts.digests ?? ALL_DIGESTS);
       let flushing: Promise<void> | undefined;
+      let writing: Promise<void> | undefined;
+      // The body is read by `for await` below, after the file is open: an error it emits meanwhile
+      // would have no listener (an uncaught exception); the loop still sees it (the stream is errored).
+      const quiet = (): void => undefined;
+      body.on('error', quiet);
+      let fh: FileHandle;
       try {
-        // Chunks queued while a write is in flight go to the disk together (WriteStream's writev).
-        const out = createWriteStream(temp, { flags: 'wx', highWaterMark: IO_BYTES });
-        // While the body streams, every FLUSH_BYTES the written part is handed to the disk (fdatasync, at
-        // most one in flight, not awaited): the disk works while the body arrives instead of taking all
-        // of it at the final fsync (a big page cache would otherwise hold it all until then).
+        fh = await open(temp, 'wx');
+      } catch (err) {
+        body.off('error', quiet);
+        body.destroy();
+        throw err;
+      }
+      let closed = false;
+      try {
+        // No stream machinery per chunk: the body's chunks (64 KiB socket reads) are gathered into
+        // IO_BYTES batches, each written with one writev while the next batch gathers (one write in
+        // flight; awaiting it pauses the body, which is the back-pressure).
+        // Every FLUSH_BYTES the written part is handed to the disk (fdatasync, at most one in flight, not
+        // awaited): the disk works while the body arrives instead of taking all of it at the final fsync.
+        let batch: Buffer[] = [];
+        let batchBytes = 0;
         let unflushed = 0;
-        let outFd: number | undefined;
-        out.once('open', (fd: number) => void (outFd = fd));
-        const flusher = new Transform({
-          highWaterMark: IO_BYTES,
-          transform(chunk: Buffer, _e, cb) {
-            unflushed += chunk.length;
-            if (unflushed >= FLUSH_BYTES && flushing === undefined && outFd !== undefined) {
-              unflushed = 0;
-              flushing = fsFdatasync(outFd).then(
-                () => void (flushing = undefined),
-                () => void (flushing = undefined),
-              );
-            }
-            cb(null, chunk);
-          },
-        });
-        await pipeline(body, counter, flusher, out, { end: false });
-        const written = counter.result();
+        const flushBatch = async (): Promise<void> => {
+          await writing;
+          if (batchBytes === 0) return;
+          const b = batch;
+          const n = batchBytes;
+          batch = [];
+          batchBytes = 0;
+          writing = writevAll(fh, b, n);
+          // Handled here (a failure surfaces at the next await of `writing`), not an unhandled rejection.
+          writing.catch(() => undefined);
+          unflushed += n;
+          if (unflushed >= FLUSH_BYTES && flushing === undefined) {
+            unflushed = 0;
+            const w = writing;
+            flushing = w.then(() => fh.datasync()).then(
+              () => void (flushing = undefined),
+              () => void (flushing = undefined),
+            );
+          }
+        };
+        for await (const chunk of body) {
+          const c = chunk as Buffer;
+          hasher.update(c);
+          batch.push(c);
+          batchBytes += c.length;
+          // Small chunks (a client trickling bytes) are capped in number per writev too.
+          if (batchBytes >= IO_BYTES || batch.length >= 256) await flushBatch();
+        }
+        await flushBatch();
+        await writing;
+        const written = hasher.result();
         // The body is in the temporary file, unpublished; `finish` may wait (a two-phase write's quorum).
         const trailer = encodeTrailer(await opts.finish(written));
         await flushing;
-        await new Promise<void>((res, rej) => out.end(trailer, (err?: Error | null) => (err ? rej(err) : res())));
-        await new Promise<void>((res, rej) => out.once('close', res).once('error', rej));
-        const fh = await open(temp, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await writevAll(fh, [trailer], trailer.length);
+        await fh.sync();
+        closed = true;
+        await fh.close();
         await mkdir(dirname(file), { recursive: true });
         await rename(temp, file);
         const dh = await open(dirname(file), 'r');
@@ -120,9 +164,13 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
         }
         return written;
       } catch (err) {
+        await writing?.catch(() => undefined);
         await flushing;
+        if (!closed) await fh.close().catch(() => undefined);
         await rm(temp, { force: true });
         throw err;
+      } finally {
+        body.off('error', quiet);
       }
     },
 

@@ -11,6 +11,12 @@ export interface StoredMeta {
   size: number;
   sha256: string;
   md5: string;
+  /**
+   * CRC32 (zlib's) of the body as 8 hex digits, computed by the writer: what holders check the bytes they
+   * received with, and what GETs verify with. Absent on replicas written before it existed (GETs then
+   * verify the SHA-256). The auditor always checks the SHA-256.
+   */
+  crc32?: string;
   etag: string;
   contentType: string;
   userMetadata: Record<string, string>;
@@ -23,7 +29,7 @@ export interface StoredMeta {
 }
 
 /** What a writer fixes before the body streams (size and digests come from the bytes). */
-export type MetaDraft = Omit<StoredMeta, 'size' | 'sha256' | 'md5' | 'etag'> & { etag?: string };
+export type MetaDraft = Omit<StoredMeta, 'size' | 'sha256' | 'md5' | 'etag' | 'crc32'> & { etag?: string };
 
 export function newVersion(nowMs: number): string {
   return `${String(nowMs).padStart(15, '0')}-${Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, '0')}`;

@@ -19,6 +19,8 @@ export interface IndexedMeta extends StoredMeta {
 
 export interface WriteExpectations {
   size?: number;
+  /** What a remote holder checks what it received with (sent by the writer): `crc32` (default `sha256`, as older writers expect). */
+  verify?: 'crc32' | 'sha256';
   sha256?: string;
   md5?: string;
 }
@@ -94,13 +96,14 @@ export class LocalReplica {
     let meta: StoredMeta | undefined;
     await this.backend.put(blob, body, {
       ...(expect.size !== undefined ? { expectedSize: expect.size } : {}),
-      digests: { sha256: true, md5: known.md5 === undefined },
+      digests: { sha256: true, md5: known.md5 === undefined, crc32: true },
       finish: (w: WrittenBody) => {
         const sha256 = w.sha256 ?? '';
         const md5 = known.md5 ?? w.md5 ?? '';
         if (expect.sha256 !== undefined && expect.sha256 !== sha256) throw new FlotillaError(Code.INVALID_ARGUMENT, `body SHA-256 ${sha256} does not match the expected ${expect.sha256}`);
         if (expect.md5 !== undefined && expect.md5 !== md5) throw new FlotillaError(Code.INVALID_ARGUMENT, `body MD5 ${md5} does not match the expected ${expect.md5} (Content-MD5)`);
-        meta = { ...draft, size: w.size, sha256, md5, etag: draft.etag ?? md5 };
+        // The CRC32 GETs verify with comes from these bytes too (whatever the draft carried).
+        meta = { ...draft, size: w.size, sha256, md5, ...(w.crc32 !== undefined ? { crc32: w.crc32 } : {}), etag: draft.etag ?? md5 };
         return JSON.stringify(meta);
       },
     });
@@ -152,9 +155,11 @@ export class LocalReplica {
         if (state !== 'pending') throw new FlotillaError(Code.FAILED_PRECONDITION, `staged write ${id} is no longer pending`);
         const w = await received;
         if (state !== 'pending') throw new FlotillaError(Code.FAILED_PRECONDITION, `staged write ${id} was aborted`);
-        if (meta.size !== w.size || (w.sha256 !== undefined && w.sha256 !== meta.sha256)) {
+        if (meta.size !== w.size || (w.sha256 !== undefined && w.sha256 !== meta.sha256) || (w.crc32 !== undefined && w.crc32 !== meta.crc32)) {
           await staged.abort(new FlotillaError(Code.INVALID_ARGUMENT, 'the bytes received differ from the ones committed'));
-          throw new FlotillaError(Code.INVALID_ARGUMENT, `replica of ${blob} received ${w.size} bytes with SHA-256 ${w.sha256 ?? '?'}; the writer committed ${meta.size} bytes with ${meta.sha256}`);
+          const got = w.crc32 !== undefined ? `CRC32 ${w.crc32}` : `SHA-256 ${w.sha256 ?? '?'}`;
+          const want = w.crc32 !== undefined ? `CRC32 ${meta.crc32 ?? '(none)'}` : `SHA-256 ${meta.sha256}`;
+          throw new FlotillaError(Code.INVALID_ARGUMENT, `replica of ${blob} received ${w.size} bytes with ${got}; the writer committed ${meta.size} bytes with ${want}`);
         }
         state = 'committing';
         forget();

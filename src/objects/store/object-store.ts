@@ -5,12 +5,13 @@
  *   partitionForKey(ring, "<bucket>/<key>"), its replica holders the partition's primaries; a primary
  *   that is not ACTIVE is replaced by the next live handoff node (the replicator moves the copy back).
  * - PUT streams to every holder in parallel (fanOut) and succeeds once a write quorum (a majority of the
- *   ring's replica count) has stored and fsynced its copy; each replica computes its own SHA-256.
+ *   ring's replica count) has stored and fsynced its copy. The access node hashes the body once (SHA-256,
+ *   CRC32, and MD5 when the ETag needs it); each remote holder computes the CRC32 of what it received.
  * - GET asks the live holders for their metadata, takes the newest version (a newer version wins; a
  *   tombstone is a delete), and streams from this node when it holds that version, else from the nearest
  *   holder by measured RTT, falling back to the next on failure. Whole-object reads are verified against
- *   the SHA-256: up to `verifyInMemoryBytes` before the first byte is sent (a bad replica is skipped), above
- *   that while streaming (a mismatch cuts the stream). Either way the bad replica is reported damaged.
+ *   the replica's CRC32 (its SHA-256 when it has none): up to `verifyInMemoryBytes` before the first byte
+ *   is sent (a bad replica is skipped), above that while streaming (a mismatch cuts the stream). Either way the bad replica is reported damaged.
  * - Listing merges one page of every live node's ordered index (local-replica.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,7 +27,7 @@ import { BucketRegistry } from './buckets.js';
 import type { LocalListItem, LocalReplica, WriteExpectations } from './local-replica.js';
 import { checkKey, objectBlobName, partBlobName, policyOf, ringNameOf, writeQuorum } from './names.js';
 import type { ReplicaClient } from './replica-client.js';
-import { fanOut, readAllBounded, VerifyingStream } from './streams.js';
+import { fanOut, readAllBounded, readCheckFor, VerifyingStream } from './streams.js';
 
 export interface ObjectPeer {
   name: string;
@@ -133,8 +134,12 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
   /** A replica write in phase 1 (staged, unpublished) on one node. */
   interface Staged {
     node: string;
+    /** This node's own copy: made of the very Buffers hashed here, it computes nothing itself. */
+    local: boolean;
     size: number;
-    /** The SHA-256 the holder computed of what it received (undefined: this node's own copy, hashed here). */
+    /** The CRC32 a remote holder computed of what it received (what this version asks for). */
+    crc32: string | undefined;
+    /** The SHA-256 a remote holder of an older version computed instead. */
     sha256: string | undefined;
     commit(meta: StoredMeta): Promise<unknown>;
     abort(): Promise<void>;
@@ -151,13 +156,15 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
         await st.abort(FlotillaError.from(err));
         throw err;
       });
-      return { node, size: w.size, sha256: undefined, commit: (m) => st.commit(m), abort: () => st.abort(), revert: async (v) => void (await local.revert(blob, v)) };
+      return { node, local: true, size: w.size, crc32: undefined, sha256: undefined, commit: (m) => st.commit(m), abort: () => st.abort(), revert: async (v) => void (await local.revert(blob, v)) };
     }
     const address = addressOf(node);
-    const r = await client.stage(node, address, blob, body, size !== undefined ? { size } : {});
+    const r = await client.stage(node, address, blob, body, { verify: 'crc32', ...(size !== undefined ? { size } : {}) });
     return {
       node,
+      local: false,
       size: r.size,
+      crc32: r.crc32,
       sha256: r.sha256,
       commit: (m) => client.commit(node, address, r.stage, m),
       abort: () => client.abort(node, address, r.stage),
@@ -167,11 +174,11 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
 
   /**
    * Writes a blob to its holders in two phases, so that a write that fails its quorum leaves nothing
-   * visible anywhere: (1) the body streams to every holder in parallel, hashed once here (SHA-256, and
-   * MD5 when the ETag needs it) while each remote holder hashes what it received (SHA-256) and keeps it
-   * unpublished; (2) once a write quorum staged the same bytes, every such holder publishes it (fsync,
+   * visible anywhere: (1) the body streams to every holder in parallel, hashed once here (SHA-256, CRC32,
+   * and MD5 when the ETag needs it) while each remote holder computes the CRC32 of what it received and
+   * keeps it unpublished; (2) once a write quorum staged the same bytes, every such holder publishes it (fsync,
    * rename, index). Holders that failed or disagree are aborted. Should fewer than a quorum publish, the
-   * published ones are reverted (removed when they still hold this version).
+   * published ones and those whose commit failed are reverted (removed where they hold this version).
    */
   async function writeBlob(pl: Placement, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations, fromClient = false): Promise<StoredMeta> {
     // On failure a client's request body is drained (destroying it would reset the connection before
@@ -188,7 +195,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       throw new FlotillaError(Code.UNAVAILABLE, `only ${targets.length} replica holders are up for ${draft.bucket}/${draft.key}; the write quorum is ${quorum} of ${pl.replicas}`);
     }
     const needMd5 = draft.etag === undefined || expect.md5 !== undefined;
-    const hasher = new BodyHasher(expect.size, { sha256: true, md5: needMd5 });
+    const hasher = new BodyHasher(expect.size, { sha256: true, md5: needMd5, crc32: true });
     let r: Awaited<ReturnType<typeof fanOut<Staged>>>;
     try {
       r = await fanOut(body, targets, quorum, (node, stream) => stageAt(node, blob, stream, expect.size), (chunk) => hasher.update(chunk));
@@ -203,23 +210,29 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       const mine = hasher.result();
       const sha256 = mine.sha256!;
       const md5 = mine.md5 ?? '';
+      const crc32 = mine.crc32!;
       if (expect.sha256 !== undefined && expect.sha256 !== sha256) throw new FlotillaError(Code.INVALID_ARGUMENT, `body SHA-256 ${sha256} does not match the expected ${expect.sha256}`);
       if (expect.md5 !== undefined && expect.md5 !== md5) throw new FlotillaError(Code.INVALID_ARGUMENT, `body MD5 ${md5} does not match the expected ${expect.md5} (Content-MD5)`);
-      const good = staged.filter((s) => s.size === mine.size && (s.sha256 === undefined || s.sha256 === sha256));
-      for (const s of staged) if (!good.includes(s)) logger.warn({ node: s.node, blob, size: s.size, sha256: s.sha256, want: sha256 }, 'replica received other bytes than were sent; dropped');
+      // Each remote holder received what was sent when its size and CRC32 (or, from an older version, its
+      // SHA-256) are this node's; this node's own copy is made of the Buffers hashed here.
+      const same = (s: Staged): boolean => s.size === mine.size && (s.local || (s.crc32 !== undefined ? s.crc32 === crc32 : s.sha256 === sha256));
+      const good = staged.filter(same);
+      for (const s of staged) if (!good.includes(s)) logger.warn({ node: s.node, blob, size: s.size, crc32: s.crc32, sha256: s.sha256, want: { size: mine.size, crc32, sha256 } }, 'replica received other bytes than were sent; dropped');
       if (good.length < quorum) {
         const bad = r.errors.find((e) => e.error.code === Code.INVALID_ARGUMENT);
         if (bad !== undefined) throw bad.error;
         throw new FlotillaError(Code.UNAVAILABLE, `write quorum not met for ${draft.bucket}/${draft.key}: ${good.length} of ${quorum} replicas stored (${r.errors.map((e) => `${e.target}: ${e.error.rawMessage}`).join('; ')}); nothing was stored`);
       }
-      const meta: StoredMeta = { ...draft, size: mine.size, sha256, md5, etag: draft.etag ?? md5 };
+      const meta: StoredMeta = { ...draft, size: mine.size, sha256, md5, crc32, etag: draft.etag ?? md5 };
       const errors: string[] = [];
+      const failed: Staged[] = [];
       await Promise.all(
         good.map(async (s) => {
           try {
             await s.commit(meta);
             committed.push(s);
           } catch (err) {
+            failed.push(s);
             errors.push(`${s.node}: ${FlotillaError.from(err).rawMessage}`);
             logger.warn({ node: s.node, blob, err: FlotillaError.from(err).message }, 'replica commit failed');
           }
@@ -227,7 +240,11 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       );
       if (committed.length < quorum) {
         const published = committed.length;
-        await Promise.all(committed.map((s) => s.revert(meta.version).catch((err: unknown) => logger.warn({ node: s.node, blob, err: FlotillaError.from(err).message }, 'revert of a replica failed; the replicator settles it'))));
+        // Undo: the holders that published, and those whose commit failed too (a commit can fail after
+        // its holder published, e.g. when the answer is lost): each removes the replica only where it
+        // holds this version, so a holder that kept the previous version keeps it.
+        await Promise.all([...committed, ...failed].map((s) => s.revert(meta.version).catch((err: unknown) => logger.warn({ node: s.node, blob, err: FlotillaError.from(err).message }, 'revert of a replica failed; the replicator settles it'))));
+        logger.warn({ blob, published, quorum, reverted: [...committed, ...failed].map((s) => s.node) }, 'write quorum not met after the commits; the write was undone');
         committed.length = 0;
         throw new FlotillaError(Code.UNAVAILABLE, `write quorum not met for ${draft.bucket}/${draft.key}: ${published} of ${quorum} replicas published (${errors.join('; ')}); the write was undone`);
       }
@@ -272,7 +289,9 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       if (r.meta.size <= verifyInMemory) {
         try {
           const buf = await readAllBounded(r.body, verifyInMemory);
-          if (createHash('sha256').update(buf).digest('hex') === r.meta.sha256) return Readable.from([buf]);
+          const check = readCheckFor(r.meta);
+          check.update(buf);
+          if (check.matches()) return Readable.from([buf]);
           errors.push(`${node}: checksum mismatch`);
         } catch (err) {
           errors.push(`${node}: ${FlotillaError.from(err).rawMessage}`);
@@ -282,7 +301,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
         o.onDamaged(node, blob);
         continue;
       }
-      const v = new VerifyingStream(r.meta.sha256, () => o.onDamaged(node, blob));
+      const v = new VerifyingStream(r.meta, () => o.onDamaged(node, blob));
       r.body.once('error', (e) => v.destroy(e));
       return r.body.pipe(v);
     }

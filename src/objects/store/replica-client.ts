@@ -59,11 +59,11 @@ export function createReplicaClient(options: ReplicaClientOptions = {}) {
 
   return {
     /** Phase 1 of a two-phase write (see replica-routes.ts): the body, staged unpublished on `node`. */
-    async stage(node: string, address: string, blob: string, body: Readable, expect: WriteExpectations): Promise<{ stage: string; size: number; sha256?: string }> {
+    async stage(node: string, address: string, blob: string, body: Readable, expect: WriteExpectations): Promise<{ stage: string; size: number; sha256?: string; crc32?: string }> {
       const length: Record<string, string> = expect.size !== undefined ? { 'content-length': String(expect.size) } : {};
-      const res = await call(address, 'PUT', `/internal/objects/blobs/${enc(blob)}`, { 'x-flotilla-expect': metaHeader({ ...(expect.size !== undefined ? { size: expect.size } : {}) }), ...length }, body);
+      const res = await call(address, 'PUT', `/internal/objects/blobs/${enc(blob)}`, { 'x-flotilla-expect': metaHeader({ ...(expect.size !== undefined ? { size: expect.size } : {}), ...(expect.verify !== undefined ? { verify: expect.verify } : {}) }), ...length }, body);
       if (res.statusCode !== 200) throw await failure(res, node, 'write');
-      return JSON.parse(await readText(res)) as { stage: string; size: number; sha256?: string };
+      return JSON.parse(await readText(res)) as { stage: string; size: number; sha256?: string; crc32?: string };
     },
     /** Phase 2: publishes a staged write with its final metadata. */
     async commit(node: string, address: string, stage: string, meta: StoredMeta): Promise<StoredMeta> {

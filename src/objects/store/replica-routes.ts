@@ -1,9 +1,11 @@
 /**
  * The internal replica API between nodes, on each node's HTTP port (streams are plain HTTP bodies):
  *   PUT  /internal/objects/blobs/:blob   phase 1 of a two-phase write: body: the bytes;
- *                                         x-flotilla-expect: base64url JSON {size}
- *                                         -> JSON {stage, size, sha256} once the whole body is in the
- *                                         backend, unpublished (this node hashed it with SHA-256)
+ *                                         x-flotilla-expect: base64url JSON {size, verify}
+ *                                         -> JSON {stage, size, crc32} once the whole body is in the
+ *                                         backend, unpublished: this node computed the CRC32 of what it
+ *                                         received (verify: 'crc32'), or its SHA-256 ({stage, size,
+ *                                         sha256}) for a writer that did not ask (older versions)
  *   POST /internal/objects/stages/:id/commit   phase 2: x-flotilla-meta: base64url JSON StoredMeta
  *                                         -> JSON StoredMeta once published (fsynced, renamed, indexed)
  *   DELETE /internal/objects/stages/:id  drops a staged write (a staged write also times out)
@@ -41,9 +43,10 @@ export function registerReplicaRoutes(app: FastifyInstance, deps: ReplicaRoutesD
       const body = req.raw as unknown as Readable;
       // A peer that goes away mid-body must fail the write (no partial replica).
       req.raw.once('aborted', () => body.destroy(new FlotillaError(Code.CANCELLED, 'sender went away')));
-      const staged = deps.local().stage(req.params.blob, body, { ...(expect.size !== undefined ? { expectedSize: expect.size } : {}), ...(deps.stageTimeoutMs !== undefined ? { timeoutMs: deps.stageTimeoutMs } : {}) });
+      const digests = expect.verify === 'crc32' ? { sha256: false, md5: false, crc32: true } : { sha256: true, md5: false };
+      const staged = deps.local().stage(req.params.blob, body, { digests, ...(expect.size !== undefined ? { expectedSize: expect.size } : {}), ...(deps.stageTimeoutMs !== undefined ? { timeoutMs: deps.stageTimeoutMs } : {}) });
       const w = await staged.received;
-      return { stage: staged.id, size: w.size, sha256: w.sha256 };
+      return { stage: staged.id, size: w.size, ...(w.crc32 !== undefined ? { crc32: w.crc32 } : { sha256: w.sha256 }) };
     });
     sub.post<{ Params: { id: string } }>('/internal/objects/stages/:id/commit', async (req) => {
       req.raw.resume();

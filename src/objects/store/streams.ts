@@ -1,6 +1,7 @@
 /** Stream helpers of the store: fan-out to replicas with back-pressure, and checksum verification. */
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { Code, FlotillaError } from '../../core/errors.js';
 
 export interface FanOutResult<T> {
@@ -71,24 +72,42 @@ export async function fanOut<T>(source: Readable, targets: string[], minOk: numb
   };
 }
 
-/** Passes bytes through and fails at the end when their SHA-256 is not `sha256` (calling `onMismatch`). */
+/** The checksum a read is verified with: the replica's CRC32 when it has one (faster), else its SHA-256. */
+export interface ReadCheck {
+  update(chunk: Buffer): void;
+  /** True when the bytes seen so far are the replica's. Call once, at the end. */
+  matches(): boolean;
+}
+
+export function readCheckFor(meta: { sha256: string; crc32?: string }): ReadCheck {
+  if (meta.crc32 !== undefined) {
+    let v = 0;
+    const want = meta.crc32;
+    return { update: (c) => void (v = crc32(c, v)), matches: () => (v >>> 0).toString(16).padStart(8, '0') === want };
+  }
+  const h = createHash('sha256');
+  return { update: (c) => void h.update(c), matches: () => h.digest('hex') === meta.sha256 };
+}
+
+/** Passes bytes through and fails at the end when they are not the replica's (readCheckFor; calling `onMismatch`). */
 export class VerifyingStream extends Transform {
-  private readonly hash = createHash('sha256');
+  private readonly check: ReadCheck;
 
   constructor(
-    private readonly sha256: string,
+    meta: { sha256: string; crc32?: string },
     private readonly onMismatch: () => void,
   ) {
     super({ highWaterMark: FAN_OUT_HIGH_WATER_BYTES });
+    this.check = readCheckFor(meta);
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
+    this.check.update(chunk);
     cb(null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.hash.digest('hex') !== this.sha256) {
+    if (!this.check.matches()) {
       this.onMismatch();
       cb(new FlotillaError(Code.INTERNAL, 'replica checksum mismatch: the stream was cut; the replica is marked damaged'));
       return;

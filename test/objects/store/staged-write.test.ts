@@ -1,7 +1,8 @@
 /**
  * The pieces of the two-phase write path, in process on a real directory backend and index:
  * - a staged replica write is invisible (head, read, listing, backend files) until committed; an abort or
- *   a timeout leaves nothing, not even a temporary file; a commit with other bytes than arrived is refused;
+ *   a timeout leaves nothing, not even a temporary file; a commit with other bytes than arrived is refused
+ *   (checked with SHA-256, or with CRC32 as holders do when the writer asks);
  * - the fan-out to replicas holds back a fast source at the pace of the slowest target (back-pressure,
  *   bounded buffering) and delivers the same bytes, in order, to every target.
  */
@@ -11,11 +12,12 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { FlotillaError } from '../../../src/core/errors.js';
 import { createDirBackend } from '../../../src/objects/backends/index.js';
 import { newVersion, type StoredMeta } from '../../../src/objects/store/blob-meta.js';
 import { LocalReplica } from '../../../src/objects/store/local-replica.js';
-import { FAN_OUT_HIGH_WATER_BYTES, fanOut } from '../../../src/objects/store/streams.js';
+import { FAN_OUT_HIGH_WATER_BYTES, fanOut, VerifyingStream } from '../../../src/objects/store/streams.js';
 import { tempDir } from '../../testkit/index.js';
 
 const BLOB = 'replicated-3/0007/0123456789abcdef';
@@ -109,6 +111,28 @@ describe('staged replica writes (LocalReplica.stage)', () => {
     assert.deepEqual(await tmpFiles(root), []);
   });
 
+  it('a holder checking with CRC32 (what writers ask for) computes only that, and refuses a commit whose CRC32 is not what arrived', async (t) => {
+    const { local, root } = await newReplica(t);
+    const body = randomBytes(3 * 64 * 1024 + 11);
+    const crc = (b: Buffer): string => (crc32(b) >>> 0).toString(16).padStart(8, '0');
+    const digests = { sha256: false, md5: false, crc32: true };
+    const st = local.stage(BLOB, Readable.from([body.subarray(0, 70_000), body.subarray(70_000)]), { digests });
+    const w = await st.received;
+    assert.deepEqual(w, { size: body.length, crc32: crc(body) }, 'size and CRC32, no SHA-256 or MD5');
+    const other = Buffer.from(body);
+    other[body.length - 1] = other[body.length - 1]! ^ 0x80;
+    // The writer's metadata carries its SHA-256 too, but the holder can only compare what it computed.
+    await assert.rejects(st.commit({ ...metaOf(body), crc32: crc(other) }), (e: FlotillaError) => e.code === 'INVALID_ARGUMENT' && /CRC32/.test(e.message));
+    assert.equal(await local.head(BLOB), undefined);
+    assert.deepEqual(await tmpFiles(root), []);
+
+    const again = local.stage(BLOB, Readable.from([body]), { digests });
+    await again.received;
+    const meta = { ...metaOf(body), crc32: crc(body) };
+    await again.commit(meta);
+    assert.deepEqual(await local.head(BLOB), meta, 'published with the CRC32 in its metadata');
+  });
+
   it('a body longer or shorter than declared fails the stage', async (t) => {
     const { local, root } = await newReplica(t);
     await assert.rejects(local.stage(BLOB, Readable.from([Buffer.alloc(10)]), { expectedSize: 11 }).received, (e: FlotillaError) => e.code === 'INVALID_ARGUMENT');
@@ -200,5 +224,37 @@ describe('fan-out to replicas', () => {
     };
     await assert.rejects(fanOut(source, ['ok', 'down-1', 'down-2'], 2, consume), (e: FlotillaError) => e.code === 'UNAVAILABLE' && /quorum lost/.test(e.message));
     assert.deepEqual(seen, ['ok aborted: UNAVAILABLE'], 'the live target did not receive a whole body');
+  });
+});
+
+describe('read verification (VerifyingStream)', () => {
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  const crc = (b: Buffer): string => (crc32(b) >>> 0).toString(16).padStart(8, '0');
+  async function through(meta: { sha256: string; crc32?: string }, bytes: Buffer): Promise<{ out: Buffer; damaged: boolean; error?: Error }> {
+    let damaged = false;
+    const v = new VerifyingStream(meta, () => (damaged = true));
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]).pipe(v)) chunks.push(c as Buffer);
+    } catch (err) {
+      return { out: Buffer.concat(chunks), damaged, error: err as Error };
+    }
+    return { out: Buffer.concat(chunks), damaged };
+  }
+
+  it('checks the CRC32 when the replica has one, else the SHA-256 (replicas written before it was stored)', async () => {
+    const body = randomBytes(300_000);
+    const bad = Buffer.from(body);
+    bad[200_000] = bad[200_000]! ^ 0x01;
+    for (const meta of [{ sha256: sha(body), crc32: crc(body) }, { sha256: sha(body) }]) {
+      const ok = await through(meta, body);
+      assert.equal(ok.error, undefined);
+      assert.ok(ok.out.equals(body) && !ok.damaged);
+      const cut = await through(meta, bad);
+      assert.match(cut.error?.message ?? '', /checksum mismatch/, JSON.stringify(Object.keys(meta)));
+      assert.ok(cut.damaged, 'the replica is reported damaged');
+    }
+    // With a CRC32 stored, that is what is checked (a SHA-256 that does not match is not looked at).
+    assert.equal((await through({ sha256: 'f'.repeat(64), crc32: crc(body) }, body)).error, undefined);
   });
 });

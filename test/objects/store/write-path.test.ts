@@ -5,6 +5,10 @@
  *   every replica file on disk holds the bytes and that metadata, a ranged GET returns the exact slice;
  * - a multipart upload over S3 completes into one object with the S3 multipart ETag;
  * - a PUT from a slow client (a body trickling in) is stored whole on the three nodes;
+ * - the undo path: holders that stage a body but fail to publish it (their temporary directory on another
+ *   filesystem: rename fails): with two of three failing, the access node's published copy is reverted,
+ *   the PUT answers 503, every node still serves the previous version and the replicator restores it on
+ *   the access node; with one failing, the PUT succeeds and the replicator repairs the failed holder;
  * - a PUT that fails its write quorum leaves nothing visible: with the other two holders unable to store
  *   (their temporary directory broken) the PUT answers 503 and GET/LIST show neither the object nor a
  *   change to an existing one; after the holders are repaired and restarted, the replicator and the
@@ -13,12 +17,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
-import { suiteOwner, type NodeHandle } from '../../testkit/cluster.js';
+import { eventually, suiteOwner, type NodeHandle } from '../../testkit/cluster.js';
 import { startObjectCluster, type ObjectCluster } from '../cli/object-cluster.js';
 import { blobFiles } from './blob-files.js';
 
@@ -95,17 +101,17 @@ describe('object write and read paths on three node processes', () => {
   it('a multipart upload over S3 completes into one object with the multipart ETag', async () => {
     const s3 = new S3Client({ endpoint: `http://${c.http[0]}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: AK, secretAccessKey: SK }, maxAttempts: 1 });
     try {
-      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
-      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'data', Key: 'multi.bin' }));
-      const etags: string[] = [];
-      for (const [i, p] of parts.entries()) etags.push((await s3.send(new UploadPartCommand({ Bucket: 'data', Key: 'multi.bin', UploadId, PartNumber: i + 1, Body: p }))).ETag!);
-      const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'data', Key: 'multi.bin', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
-      const want = `${md5(Buffer.concat(parts.map((p) => Buffer.from(md5(p), 'hex'))))}-3`;
-      assert.equal(done.ETag, `"${want}"`);
-      const whole = Buffer.concat(parts);
-      const g = await get(2, 'data', 'multi.bin');
-      assert.ok(Buffer.isBuffer(g) && g.equals(whole));
-      for (const n of c.nodes) assert.equal((await replicasOn(n, 'data', 'multi.bin'))[0]?.meta.sha256, sha256(whole), n.nodeName);
+        const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
+        const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'data', Key: 'multi.bin' }));
+        const etags: string[] = [];
+        for (const [i, p] of parts.entries()) etags.push((await s3.send(new UploadPartCommand({ Bucket: 'data', Key: 'multi.bin', UploadId, PartNumber: i + 1, Body: p }))).ETag!);
+        const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'data', Key: 'multi.bin', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+        const want = `${md5(Buffer.concat(parts.map((p) => Buffer.from(md5(p), 'hex'))))}-3`;
+        assert.equal(done.ETag, `"${want}"`);
+        const whole = Buffer.concat(parts);
+        const g = await get(2, 'data', 'multi.bin');
+        assert.ok(Buffer.isBuffer(g) && g.equals(whole));
+        for (const n of c.nodes) assert.equal((await replicasOn(n, 'data', 'multi.bin'))[0]?.meta.sha256, sha256(whole), n.nodeName);
     } finally {
       s3.destroy();
     }
@@ -134,6 +140,75 @@ describe('object write and read paths on three node processes', () => {
     const g = await get(0, 'data', 'slow.bin');
     assert.ok(Buffer.isBuffer(g) && g.equals(body));
     for (const n of c.nodes) assert.equal((await replicasOn(n, 'data', 'slow.bin')).length, 1, n.nodeName);
+  });
+
+  it('holders failing between stage and publish: below quorum the write is undone (previous version kept everywhere, restored on the access node); at quorum the laggard is repaired', async () => {
+    // A holder whose temporary directory lies on another filesystem than its blobs receives and stages a
+    // body normally, but cannot publish it (rename: EXDEV): it fails between the two phases, a real
+    // failure of its storage, with the previous version still readable there.
+    const dataDev = (await stat(c.nodes[0]!.dataDir)).dev;
+    let elsewhere: string | undefined;
+    for (const d of ['/dev/shm', tmpdir(), '/var/tmp', process.cwd()]) {
+      const st = await stat(d).catch(() => undefined);
+      if (st?.isDirectory() === true && st.dev !== dataDev) {
+        elsewhere = d;
+        break;
+      }
+    }
+    assert.ok(elsewhere !== undefined, 'a writable directory on another filesystem than the nodes\' data directories (/dev/shm)');
+    const foreign = await mkdtemp(join(elsewhere, 'flotilla-undo-'));
+    owner.after(() => rm(foreign, { recursive: true, force: true }));
+    const breakPublish = async (n: NodeHandle): Promise<string> => {
+      const dir = await mkdtemp(join(foreign, `${n.nodeName}-`));
+      await rm(join(n.dataDir, 'objects', 'tmp'), { recursive: true, force: true });
+      await symlink(dir, join(n.dataDir, 'objects', 'tmp'));
+      return dir;
+    };
+    const repairPublish = async (n: NodeHandle): Promise<void> => {
+      await rm(join(n.dataDir, 'objects', 'tmp'), { force: true });
+      await mkdir(join(n.dataDir, 'objects', 'tmp'), { recursive: true });
+    };
+    try {
+    const v1 = randomBytes(2 * MiB + 3);
+    const v2 = randomBytes(2 * MiB + 5);
+    assert.equal((await fetch(obj(0, 'data', 'undo.bin'), { method: 'PUT', body: v1 })).status, 200);
+    for (const n of c.nodes) assert.equal((await replicasOn(n, 'data', 'undo.bin'))[0]?.meta.sha256, sha256(v1), `${n.nodeName} holds v1`);
+
+    // node-b and node-c fail to publish: node-a (the access node) published v2, then had to undo it.
+    const stagedAt = await Promise.all(c.nodes.slice(1).map(breakPublish));
+    const r = await fetch(obj(0, 'data', 'undo.bin'), { method: 'PUT', body: v2 });
+    const problem = (await r.json()) as { code?: string; detail?: string };
+    assert.equal(r.status, 503, JSON.stringify(problem));
+    assert.equal(problem.code, 'UNAVAILABLE');
+    assert.match(problem.detail ?? '', /1 of 2 replicas published .*the write was undone/);
+    for (const d of stagedAt) assert.deepEqual(await readdir(d), [], 'a holder that could not publish kept no temporary file');
+    for (let i = 0; i < 3; i++) assert.deepEqual(await get(i, 'data', 'undo.bin'), v1, `GET on node ${i} after the undo: the previous version`);
+    for (const n of c.nodes) {
+      for (const rep of await replicasOn(n, 'data', 'undo.bin')) assert.equal(rep.meta.sha256, sha256(v1), `${n.nodeName}: no replica of the undone version`);
+    }
+    // node-a removed its published v2 (its v1 was replaced by it): the replicator restores v1 there.
+    await Promise.all(c.nodes.slice(1).map(repairPublish));
+    await eventually('the replicator restores v1 on node-a', async () => (await replicasOn(c.nodes[0]!, 'data', 'undo.bin'))[0]?.body.equals(v1) === true, 20_000);
+    for (const n of c.nodes) {
+      const reps = await replicasOn(n, 'data', 'undo.bin');
+      assert.equal(reps.length, 1, n.nodeName);
+      assert.ok(reps[0]!.body.equals(v1), `${n.nodeName} holds v1`);
+      assert.equal(reps[0]!.meta.crc32, (crc32(v1) >>> 0).toString(16).padStart(8, '0'), `${n.nodeName}: stored CRC32`);
+    }
+
+    // Only node-c fails to publish: the write quorum (2 of 3) holds, the PUT succeeds, node-c is repaired.
+    await breakPublish(c.nodes[2]!);
+    const v3 = randomBytes(MiB + 7);
+    const ok = await fetch(obj(1, 'data', 'undo.bin'), { method: 'PUT', body: v3 });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.equal(((await ok.json()) as { sha256: string }).sha256, sha256(v3));
+    for (let i = 0; i < 3; i++) assert.deepEqual(await get(i, 'data', 'undo.bin'), v3, `GET on node ${i}: the new version`);
+    await repairPublish(c.nodes[2]!);
+    await eventually('the replicator brings v3 to node-c', async () => (await replicasOn(c.nodes[2]!, 'data', 'undo.bin'))[0]?.body.equals(v3) === true, 20_000);
+    } finally {
+      // Whatever happened, the next tests find working nodes.
+      for (const n of c.nodes) if ((await lstat(join(n.dataDir, 'objects', 'tmp')).catch(() => undefined))?.isSymbolicLink() === true) await repairPublish(n);
+    }
   });
 
   it('a PUT that fails its write quorum answers 503 and leaves nothing visible; nothing comes back after restart', async () => {
