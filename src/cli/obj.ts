@@ -24,6 +24,7 @@ interface ObjFlags {
   json?: boolean;
   policy?: string;
   delimiter?: string;
+  pageSize?: string;
 }
 
 /** Objects at least this large get a progress bar (TTY) or progress lines. */
@@ -157,11 +158,19 @@ function progressMeter(label: string, total: number, out: NodeJS.WriteStream = p
   return { stream, finish: () => draw(true) };
 }
 
-async function listAll(node: string, bucket: string, prefix: string, delimiter: string | undefined, onPage: (r: ListObjectsResult) => void): Promise<void> {
+/** `--page-size`: keys per listing request, 1 to 1000 (the server's largest page). */
+function pageSizeOf(flags: ObjFlags): number {
+  if (flags.pageSize === undefined) return LIST_PAGE;
+  const n = /^\d+$/.test(flags.pageSize.trim()) ? Number(flags.pageSize) : NaN;
+  if (!(n >= 1 && n <= LIST_PAGE)) throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid --page-size: expected a whole number from 1 to ${LIST_PAGE} (got ${JSON.stringify(flags.pageSize)})`);
+  return n;
+}
+
+async function listAll(node: string, bucket: string, prefix: string, delimiter: string | undefined, pageSize: number, onPage: (r: ListObjectsResult) => void): Promise<void> {
   let after: string | undefined;
   // Bounded: each page moves `after` strictly forward; the cap only stops a misbehaving node.
   for (let page = 0; page < 10_000_000; page++) {
-    const q = new URLSearchParams({ limit: String(LIST_PAGE) });
+    const q = new URLSearchParams({ limit: String(pageSize) });
     if (prefix !== '') q.set('prefix', prefix);
     if (delimiter !== undefined) q.set('delimiter', delimiter);
     if (after !== undefined) q.set('after', after);
@@ -252,8 +261,9 @@ async function ls(target: string | undefined, flags: ObjFlags): Promise<void> {
     return;
   }
   const { bucket, key: prefix } = parseTarget(target, false);
+  const pageSize = pageSizeOf(flags);
   const all: ListObjectsResult = { objects: [], commonPrefixes: [] };
-  await listAll(node, bucket, prefix, flags.delimiter, (r) => {
+  await listAll(node, bucket, prefix, flags.delimiter, pageSize, (r) => {
     if (flags.json === true) {
       all.objects.push(...r.objects);
       all.commonPrefixes.push(...r.commonPrefixes);
@@ -318,6 +328,7 @@ export function registerObj(program: Command): void {
     .description('list buckets, or the objects of BUCKET[/PREFIX] (all pages)')
     .option(...nodeOpt)
     .option('--delimiter <d>', 'group keys by this delimiter into common prefixes (e.g. /)')
+    .option('--page-size <n>', `keys per listing request (1-${LIST_PAGE}, default ${LIST_PAGE}); ls still lists every page`)
     .option('--json', 'JSON output')
     .action(action(async (target: string | undefined, flags: ObjFlags) => ls(target, flags)));
 

@@ -98,7 +98,8 @@ describe('flotilla obj against a three-node cluster', () => {
   });
 
   it('ls pages through more keys than one page, in order; prefix and delimiter', async () => {
-    const keys = Array.from({ length: 1100 }, (_, i) => `many/k${String(i).padStart(5, '0')}`);
+    // 130 keys listed 50 per request: three pages, the last partial (the default page is the server's 1000).
+    const keys = Array.from({ length: 130 }, (_, i) => `many/k${String(i).padStart(5, '0')}`);
     for (let i = 0; i < keys.length; i += 32) {
       await Promise.all(
         keys.slice(i, i + 32).map(async (k, j) => {
@@ -107,7 +108,7 @@ describe('flotilla obj against a three-node cluster', () => {
         }),
       );
     }
-    const ls = await obj(['ls', 'photos/many/'], c.http[1]);
+    const ls = await obj(['ls', 'photos/many/', '--page-size', '50'], c.http[1]);
     assert.equal(ls.code, 0, ls.stderr);
     const listed = ls.stdout.trimEnd().split('\n').map((l) => l.trim().split(/\s+/)[2]);
     assert.deepEqual(listed, keys);
@@ -133,6 +134,8 @@ describe('flotilla obj against a three-node cluster', () => {
       [['mb', 'Bad_Name'], /bad bucket name/],
       [['mb', 'ok-name', '--policy', 'triple'], /unknown storage policy/],
       [['ls', 'nosuch'], /nosuch/],
+      [['ls', 'photos', '--page-size', '0'], /invalid --page-size: expected a whole number from 1 to 1000/],
+      [['ls', 'photos', '--page-size', '10x'], /invalid --page-size/],
       [['put', join(dir, 'big.bin'), 'nosuch/x'], /nosuch/],
       [['put', join(dir, 'no-such-file'), 'photos/x'], /cannot read/],
       [['put', dir, 'photos/x'], /not a regular file/],
