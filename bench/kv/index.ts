@@ -4,7 +4,6 @@
  * prints ops/s, p50 and p99 latency for each and the Flotilla/etcd ratios. Goal: Flotilla >= etcd's
  * throughput with p99 <= etcd's. Everything started is stopped at the end, on error and on Ctrl-C.
  */
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Code, FlotillaError } from '../../src/core/errors.js';
 import { BenchCleanup } from '../coord/bench-cleanup.js';
@@ -12,18 +11,27 @@ import { checkBuild } from '../coord/peers.js';
 import { fmt, ratio, table } from '../coord/stats.js';
 import { preload, runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { etcdAdapter, flotillaAdapter, startEtcdCluster, startFlotillaCluster } from './peers.js';
+import { cpuSeconds, runSideBySide } from './side-by-side.js';
 
-const USAGE = `usage: npm run bench -- kv [--quick] [--clients 64] [--seconds 10] [--value-bytes 100]
+const USAGE = `usage: npm run bench -- kv [--quick] [--clients 64] [--seconds 10] [--value-bytes 100] [--baseline DIR [--rounds 3]]
 
   --quick            3 s per store after 1 s of warm-up (a smoke run)
+  --baseline DIR     instead of etcd: this checkout's Flotilla and DIR's (another checkout, dist/ built),
+                     loaded at the same time, --rounds times (default 3; --clients per cluster, default 32)
   --clients N        concurrent clients, one request in flight each (default 64)
   --seconds N        measured seconds per store (default 10)
   --value-bytes N    value size (default 100)
   --help             this text
 Needs dist/ built (npx tsc -p tsconfig.build.json) and Debian's etcd-server.`;
 
-function parse(args: readonly string[]): LoadOptions | undefined {
-  const o: LoadOptions = { clients: 64, seconds: 10, warmupSeconds: 2, valueBytes: 100, keys: 10_000, getRatio: 0.8 };
+interface Parsed extends LoadOptions {
+  baseline?: string;
+  rounds: number;
+}
+
+function parse(args: readonly string[]): Parsed | undefined {
+  const o: Parsed = { clients: 64, seconds: 10, warmupSeconds: 2, valueBytes: 100, keys: 10_000, getRatio: 0.8, rounds: 3 };
+  let clientsGiven = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const num = (): number => {
@@ -33,26 +41,22 @@ function parse(args: readonly string[]): LoadOptions | undefined {
     };
     if (a === '--help' || a === '-h') return undefined;
     else if (a === '--quick') Object.assign(o, { seconds: 3, warmupSeconds: 1, keys: 2000 });
-    else if (a === '--clients') o.clients = num();
+    else if (a === '--clients') {
+      o.clients = num();
+      clientsGiven = true;
+    } else if (a === '--rounds') o.rounds = num();
+    else if (a === '--baseline') {
+      const dir = args[++i];
+      if (dir === undefined || dir.startsWith('--')) throw new FlotillaError(Code.INVALID_ARGUMENT, `bench kv: --baseline needs a directory\n${USAGE}`);
+      o.baseline = dir;
+    }
     else if (a === '--seconds') o.seconds = num();
     else if (a === '--value-bytes') o.valueBytes = num();
     else throw new FlotillaError(Code.INVALID_ARGUMENT, `bench kv: unknown flag ${String(a)}\n${USAGE}`);
   }
+  // Side by side, two clusters share the machine and the load generator: half the clients each by default.
+  if (o.baseline !== undefined && !clientsGiven) o.clients = 32;
   return o;
-}
-
-/** CPU seconds (user + system) the processes have used so far (Linux /proc); 0 for one that is gone. */
-function cpuSeconds(pids: readonly number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // exited
-    }
-  }
-  return total;
 }
 
 export async function runKvBench(args: readonly string[]): Promise<void> {
@@ -65,6 +69,17 @@ export async function runKvBench(args: readonly string[]): Promise<void> {
   if (warning !== undefined) process.stderr.write(`${warning}\n`);
   const owner = new BenchCleanup();
   owner.installSignalHandlers();
+  if (o.baseline !== undefined) {
+    try {
+      await runSideBySide(o.baseline, o, o.rounds, owner);
+    } catch (err) {
+      owner.passed = false;
+      throw err;
+    } finally {
+      await owner.run();
+    }
+    return;
+  }
   const results: Record<'etcd' | 'flotilla', LoadResult> = {} as Record<'etcd' | 'flotilla', LoadResult>;
   const cpuPerOp: Record<'etcd' | 'flotilla', { server: number; client: number }> = {} as Record<'etcd' | 'flotilla', { server: number; client: number }>;
   try {

@@ -14,7 +14,8 @@
  * specifies. With `dialect: 'grpc-go'` a wrong request gets grpc-go's answers (what etcd's clients
  * expect: etcd 3.4 serves with grpc-go 1.26), including for unknown methods of the served services.
  */
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
 import { create, fromBinary, toBinary, type DescMessage, type DescService } from '@bufbuild/protobuf';
 import { Code as ConnectCode, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import type { Logger } from './log.js';
@@ -22,9 +23,15 @@ import type { Logger } from './log.js';
 type UnaryFn = (req: unknown, ctx: HandlerContext) => Promise<unknown>;
 
 interface Route {
-  input: DescMessage;
-  output: DescMessage;
+  decode: (bytes: Uint8Array) => unknown;
+  encode: (message: unknown) => Uint8Array;
   fn: UnaryFn;
+}
+
+/** A hand-written codec of one message type; either function returns undefined to use the generic one. */
+export interface UnaryMessageCodec {
+  encode(message: object): Uint8Array | undefined;
+  decode(bytes: Uint8Array): object | undefined;
 }
 
 export interface UnaryGrpcOptions {
@@ -41,10 +48,23 @@ export interface UnaryGrpcOptions {
    * path this handler does not serve is passed on.
    */
   dialect?: 'grpc-go' | 'plain';
+  /**
+   * Hand-written codecs by message type name, used instead of @bufbuild/protobuf's reflective ones for
+   * these messages (they must give the same bytes and messages; anything they return undefined for goes
+   * to the generic codec, so its answers to bad input stay). Default: none.
+   */
+  codecs?: ReadonlyMap<string, UnaryMessageCodec>;
 }
 
-/** Serves a request and returns true, or returns false to let the caller pass it on. */
-export type UnaryGrpcHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
+/**
+ * Serves a request and returns true, or returns false to let the caller pass it on. `stream` does the
+ * same from the HTTP/2 server's raw `stream` event (h2c-server.ts `stream` option), without the
+ * compatibility request/response objects, which cost more per call than a small KV request.
+ */
+export interface UnaryGrpcHandler {
+  (req: Http2ServerRequest, res: Http2ServerResponse): boolean;
+  stream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean;
+}
 
 /** Percent-encodes a grpc-message (bytes outside printable ASCII, and '%'). */
 export function encodeGrpcMessage(message: string): string {
@@ -61,9 +81,53 @@ export function encodeGrpcMessage(message: string): string {
  * when the response has started or the stream is gone.
  */
 export function answerGrpcError(res: Http2ServerResponse, code: number, message: string): void {
-  if (res.headersSent || res.destroyed || res.stream.destroyed) return;
+  if (res.headersSent || res.destroyed) return;
   // Trailers-only needs END_STREAM on the one HEADERS frame, which the compatibility API cannot send.
-  res.stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
+  answerGrpcErrorOnStream(res.stream, code, message);
+}
+
+/** answerGrpcError on a raw HTTP/2 stream. */
+export function answerGrpcErrorOnStream(stream: ServerHttp2Stream, code: number, message: string): void {
+  if (stream.headersSent || stream.destroyed || stream.closed) return;
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
+}
+
+/** How one call's answer leaves: on the compatibility response or on the raw stream. */
+interface Reply {
+  fail(answer: { code: number; message: string }): void;
+  ok(frame: Buffer): void;
+  /** The stream is gone (cancelled, reset): nothing to send. */
+  gone(): boolean;
+}
+
+function compatReply(res: Http2ServerResponse): Reply {
+  return {
+    fail: (a) => answerGrpcError(res, a.code, a.message),
+    gone: () => res.destroyed || res.stream.destroyed,
+    ok(frame) {
+      // The compatibility response sends its trailers itself when the stream wants them.
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      res.addTrailers({ 'grpc-status': '0' });
+      res.end(frame);
+    },
+  };
+}
+
+const okTrailers = { 'grpc-status': '0' } as const;
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(okTrailers);
+}
+
+function streamReply(stream: ServerHttp2Stream): Reply {
+  return {
+    fail: (a) => answerGrpcErrorOnStream(stream, a.code, a.message),
+    gone: () => stream.destroyed || stream.closed,
+    ok(frame) {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', sendOkTrailers);
+      stream.end(frame);
+    },
+  };
 }
 
 /** grpc-go's check of a gRPC content type: application/grpc, optionally with +subtype or ;parameters. */
@@ -116,66 +180,71 @@ export function createUnaryGrpcHandler(o: UnaryGrpcOptions): UnaryGrpcHandler {
     for (const method of service.methods) {
       const path = `/${service.typeName}/${method.name}`;
       const fn = (impl as Record<string, UnaryFn | undefined>)[method.localName];
-      if (method.methodKind === 'unary' && fn !== undefined) routes.set(path, { input: method.input, output: method.output, fn: fn.bind(impl) });
+      if (method.methodKind === 'unary' && fn !== undefined) routes.set(path, { decode: decoderOf(method.input, o.codecs), encode: encoderOf(method.output, o.codecs), fn: fn.bind(impl) });
       else streams.add(path);
     }
   }
 
-  const fail = (res: Http2ServerResponse, answer: { code: number; message: string }): void => answerGrpcError(res, answer.code, answer.message);
-
-  async function serve(route: Route, message: Buffer, res: Http2ServerResponse): Promise<void> {
+  async function serve(route: Route, message: Buffer, reply: Reply): Promise<void> {
     let request: unknown;
     try {
-      request = fromBinary(route.input, message);
+      request = route.decode(message);
     } catch (err) {
-      fail(res, w.undecodable((err as Error).message));
+      reply.fail(w.undecodable((err as Error).message));
       return;
     }
     let payload: Uint8Array;
     try {
       const out = await route.fn(request, undefined as unknown as HandlerContext);
-      payload = toBinary(route.output, create(route.output, out as never));
+      payload = route.encode(out);
     } catch (err) {
       const ce = err instanceof ConnectError ? err : ConnectError.from(err);
       if (!(err instanceof ConnectError)) o.logger.error({ err }, `${o.what}: unexpected error in a gRPC handler`);
-      fail(res, { code: ce.code, message: ce.rawMessage });
+      reply.fail({ code: ce.code, message: ce.rawMessage });
       return;
     }
-    if (res.destroyed || res.stream.destroyed) return;
+    if (reply.gone()) return;
     const frame = Buffer.allocUnsafe(5 + payload.length);
     frame[0] = 0;
     frame.writeUInt32BE(payload.length, 1);
     frame.set(payload, 5);
-    // The compatibility response sends its trailers itself when the stream wants them.
-    res.writeHead(200, { 'content-type': 'application/grpc' });
-    res.addTrailers({ 'grpc-status': '0' });
-    res.end(frame);
+    reply.ok(frame);
   }
 
-  return (req, res) => {
-    if (req.method !== 'POST') return false;
-    const route = routes.get(req.url);
+  /** The route of a request, or undefined when this path does not take it (after answering it, if `answered`). */
+  function routeOf(method: string | undefined, path: string, headers: IncomingHttpHeaders, reply: () => Reply, discard: () => void): Route | 'answered' | undefined {
+    if (method !== 'POST') return undefined;
+    const route = routes.get(path);
     if (route === undefined) {
-      if (dialect !== 'grpc-go' || streams.has(req.url) || !isGrpcContentType(req.headers['content-type'])) return false;
-      req.resume();
-      fail(res, unknownMethod(req.url, serviceNames));
-      return true;
+      if (dialect !== 'grpc-go' || streams.has(path) || !isGrpcContentType(headers['content-type'])) return undefined;
+      discard();
+      reply().fail(unknownMethod(path, serviceNames));
+      return 'answered';
     }
-    const contentType = req.headers['content-type'];
-    if (contentType !== 'application/grpc' && contentType !== 'application/grpc+proto') return false;
-    const encoding = req.headers['grpc-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') return false;
+    const contentType = headers['content-type'];
+    if (contentType !== 'application/grpc' && contentType !== 'application/grpc+proto') return undefined;
+    const encoding = headers['grpc-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') return undefined;
+    return route;
+  }
+
+  /** Reads the one request message from `body` and serves it. */
+  function read(route: Route, body: Readable, reply: Reply): void {
     const chunks: Buffer[] = [];
     let size = 0;
     /** 5 + the declared message length, once the 5-byte prefix is in. */
     let frameBytes = -1;
     let failed = false;
-    req.on('data', (chunk: Buffer) => {
+    const fail = (answer: { code: number; message: string }): void => {
+      failed = true;
+      chunks.length = 0;
+      reply.fail(answer);
+    };
+    body.on('data', (chunk: Buffer) => {
       if (failed) return;
       if (frameBytes >= 0 && size >= frameBytes) {
         if (w.extra === undefined) return; // ignored, as grpc-go does
-        failed = true;
-        fail(res, w.extra);
+        fail(w.extra);
         return;
       }
       chunks.push(chunk);
@@ -184,27 +253,53 @@ export function createUnaryGrpcHandler(o: UnaryGrpcOptions): UnaryGrpcHandler {
         const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
         const declared = head.readUInt32BE(1);
         if (declared > o.readMaxBytes) {
-          failed = true;
-          chunks.length = 0;
-          fail(res, w.tooLarge(declared, o.readMaxBytes));
+          fail(w.tooLarge(declared, o.readMaxBytes));
           return;
         }
         frameBytes = 5 + declared;
       }
-      if (frameBytes >= 0 && size > frameBytes && w.extra !== undefined) {
-        failed = true;
-        fail(res, w.extra);
-      }
+      if (frameBytes >= 0 && size > frameBytes && w.extra !== undefined) fail(w.extra);
     });
-    req.on('end', () => {
+    body.on('end', () => {
       if (failed) return;
-      if (size === 0) return fail(res, w.empty);
-      if (frameBytes < 0 || size < frameBytes) return fail(res, w.truncated);
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      if (body[0] !== 0) return fail(res, w.compressed);
-      void serve(route, body.subarray(5, frameBytes), res);
+      if (size === 0) return reply.fail(w.empty);
+      if (frameBytes < 0 || size < frameBytes) return reply.fail(w.truncated);
+      const message = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      if (message[0] !== 0) return reply.fail(w.compressed);
+      void serve(route, message.subarray(5, frameBytes), reply);
     });
+  }
+
+  const handler = ((req: Http2ServerRequest, res: Http2ServerResponse): boolean => {
+    const route = routeOf(req.method, req.url, req.headers, () => compatReply(res), () => req.resume());
+    if (route === undefined) return false;
+    if (route === 'answered') return true;
+    read(route, req, compatReply(res));
     req.on('error', () => res.destroy());
     return true;
+  }) as UnaryGrpcHandler;
+  handler.stream = (stream, headers) => {
+    const route = routeOf(headers[':method'], headers[':path'] ?? '', headers, () => streamReply(stream), () => stream.resume());
+    if (route === undefined) return false;
+    // A reset by the client destroys the stream with an error; nothing is left to answer then.
+    stream.on('error', ignore);
+    if (route === 'answered') return true;
+    read(route, stream, streamReply(stream));
+    return true;
   };
+  return handler;
+}
+
+function ignore(): void {}
+
+function decoderOf(desc: DescMessage, codecs: UnaryGrpcOptions['codecs']): (bytes: Uint8Array) => unknown {
+  const hand = codecs?.get(desc.typeName);
+  if (hand === undefined) return (bytes) => fromBinary(desc, bytes);
+  return (bytes) => hand.decode(bytes) ?? fromBinary(desc, bytes);
+}
+
+function encoderOf(desc: DescMessage, codecs: UnaryGrpcOptions['codecs']): (message: unknown) => Uint8Array {
+  const hand = codecs?.get(desc.typeName);
+  if (hand === undefined) return (message) => toBinary(desc, create(desc, message as never));
+  return (message) => hand.encode(message as object) ?? toBinary(desc, create(desc, message as never));
 }

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Code, FlotillaError } from './errors.js';
 import type { Logger } from './log.js';
 import { servePastPeerGoaway } from './peer-goaway.js';
-import { answerGrpcError } from './grpc-unary-server.js';
+import { answerGrpcError, answerGrpcErrorOnStream } from './grpc-unary-server.js';
 import { clusterServerTlsOptions, processTls, type ProcessTls } from './tls.js';
 
 export interface H2cServerOptions {
@@ -27,13 +27,27 @@ export interface H2cServerOptions {
    * response, grpc-status from the error's code, e.g. UNAUTHENTICATED 16 / PERMISSION_DENIED 7, and the
    * error's message), so no service, ConnectRPC or a fast path, is reached without it. Default: none.
    */
-  authorize?: (req: http2.Http2ServerRequest) => FlotillaError | undefined;
+  authorize?: (req: H2cRequestInfo) => FlotillaError | undefined;
+  /**
+   * Serves a stream from the server's raw `stream` event, before the compatibility request/response
+   * objects exist (they cost more per call than a small unary gRPC request): returns true when it took
+   * the stream, false to pass it on to `handler`. `authorize` runs first, once per stream. Default: none.
+   */
+  stream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
   /** TLS material: mutual TLS with it; null: h2c even when the process has TLS. Default: the process's (tls.ts processTls()). */
   tls?: ProcessTls | null;
   /** A session with no open stream and no traffic for this long is closed (GOAWAY). Default 300 000 ms; 0 never. */
   idleSessionTimeoutMs?: number;
   /** A TLS handshake not finished within this is dropped. Default 10 000 ms. */
   handshakeTimeoutMs?: number;
+}
+
+/** What `authorize` sees of a request (an Http2ServerRequest is one). */
+export interface H2cRequestInfo {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly socket?: { readonly remoteAddress?: string | undefined } | null;
 }
 
 /** A gate that lets each key through at most once a minute; the table of recent keys is bounded (1000). */
@@ -49,7 +63,7 @@ function oncePerMinute(): (key: string) => boolean {
 }
 
 /** Logs a refused call, each (address, code, method) at most once a minute: a refused caller usually retries. */
-export function createRefusalLog(logger: Logger, what: string): (req: http2.Http2ServerRequest, err: FlotillaError) => void {
+export function createRefusalLog(logger: Logger, what: string): (req: H2cRequestInfo, err: FlotillaError) => void {
   const gate = oncePerMinute();
   return (req, err) => {
     const from = req.socket?.remoteAddress ?? 'unknown';
@@ -64,15 +78,52 @@ export interface H2cServer {
   close(): Promise<void>;
 }
 
+/**
+ * Puts `hook` in front of the compatibility API: Node's HTTP/2 server creates the request/response
+ * objects in its own `stream` listener, which is replaced by one that runs `authorize`, then `hook`, and
+ * only then, for a stream the hook does not take, the original listener.
+ */
+function serveRawStreams(
+  srv: http2.Http2Server | http2.Http2SecureServer,
+  hook: NonNullable<H2cServerOptions['stream']>,
+  authorize: H2cServerOptions['authorize'],
+  authorized: WeakSet<http2.ServerHttp2Stream>,
+  logRefusal: (req: H2cRequestInfo, err: FlotillaError) => void,
+): void {
+  const compat = srv.listeners('stream');
+  if (compat.length !== 1) throw new Error(`listenH2c: expected the compatibility API's one stream listener, found ${compat.length}`);
+  const passOn = compat[0] as (...args: unknown[]) => void;
+  srv.removeAllListeners('stream');
+  srv.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+    if (authorize !== undefined) {
+      const req: H2cRequestInfo = { url: headers[':path'] ?? '', method: headers[':method'] ?? '', headers, socket: stream.session?.socket };
+      const refused = authorize(req);
+      if (refused !== undefined) {
+        // As on the compatibility path: the body is discarded unread, the client gets the refusal.
+        stream.on('error', () => undefined);
+        stream.resume();
+        answerGrpcErrorOnStream(stream, refused.grpcStatus, refused.message);
+        logRefusal(req, refused);
+        return;
+      }
+      authorized.add(stream);
+    }
+    if (!hook(stream, headers)) passOn.call(srv, stream, headers, flags, rawHeaders);
+  });
+}
+
 export async function listenH2c(options: H2cServerOptions): Promise<H2cServer> {
   const { logger, what } = options;
   const sessions = new Set<http2.ServerHttp2Session>();
   const authorize = options.authorize;
   const logRefusal = createRefusalLog(logger, what);
+  /** Streams `authorize` let through on the raw path, so the compatibility path does not check them again. */
+  const authorized = new WeakSet<http2.ServerHttp2Stream>();
   const handler: H2cServerOptions['handler'] =
     authorize === undefined
       ? options.handler
       : (req, res) => {
+          if (authorized.has(req.stream)) return options.handler(req, res);
           const refused = authorize(req);
           if (refused === undefined) return options.handler(req, res);
           // The request body is discarded unread: the client gets the refusal and the stream ends.
@@ -91,6 +142,7 @@ export async function listenH2c(options: H2cServerOptions): Promise<H2cServer> {
       logger.warn({ from, code: err.code, err: err.message }, `${what}: refused a connection at the TLS handshake (a client certificate signed by the cluster CA is required)`);
     });
   }
+  if (options.stream !== undefined) serveRawStreams(srv, options.stream, authorize, authorized, logRefusal);
   const idleMs = options.idleSessionTimeoutMs ?? 300_000;
   srv.on('session', (session) => {
     servePastPeerGoaway(session);

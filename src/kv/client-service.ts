@@ -6,14 +6,11 @@ import { create } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { asGrpcCall } from '../core/grpc-client.js';
 import { Code, FlotillaError } from '../core/errors.js';
-import type {
-  KvService} from '../gen/flotilla/v1/kv_pb.js';
+import type { GetResponse, KvService, PutResponse } from '../gen/flotilla/v1/kv_pb.js';
 import {
   Consistency,
   DeleteResponseSchema,
-  GetResponseSchema,
   KvHealthResponseSchema,
-  PutResponseSchema,
   ScanEntrySchema,
   ScanResponseSchema,
 } from '../gen/flotilla/v1/kv_pb.js';
@@ -64,20 +61,23 @@ export function createClientServiceImpl(deps: ClientServiceDeps): ServiceImpl<ty
       guard(async () => {
         const ttl = Number(req.ttlMs);
         const r = await deps.coordinator().put(req.key, req.value, { ...quorum(req.consistency, req.replicas), ttlMs: ttl });
-        return create(PutResponseSchema, { version: versionToProto(r.version), acks: r.acks });
+        const out: PutResponse = { $typeName: 'flotilla.v1.PutResponse', version: versionToProto(r.version), acks: r.acks };
+        return out;
       }),
     get: (req) =>
       guard(async () => {
         const r = await deps.coordinator().get(req.key, quorum(req.consistency, req.replicas));
         const e = r.entry;
-        return create(GetResponseSchema, {
+        const out: GetResponse = {
+          $typeName: 'flotilla.v1.GetResponse',
           found: e !== undefined,
           value: e?.value ?? new Uint8Array(0),
-          ...(e !== undefined ? { version: versionToProto(e.version) } : {}),
           expiresAtMs: BigInt(e?.expiresAtMs ?? 0),
           answered: r.answered,
           repaired: r.repaired,
-        });
+        };
+        if (e !== undefined) out.version = versionToProto(e.version);
+        return out;
       }),
     delete: (req) =>
       guard(async () => {

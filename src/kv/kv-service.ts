@@ -20,6 +20,7 @@ import { createKvClients } from './replica/replica-clients.js';
 import { createReplicaServiceImpl } from './replica/replica-service.js';
 import type { KvMembership, KvPlacement } from './types.js';
 import { createUnaryGrpcHandler, type UnaryGrpcHandler } from '../core/grpc-unary-server.js';
+import { kvCodecs } from './wire/codecs.js';
 
 export interface KvServiceOptions {
   /** Directory of the local engine (`<data-dir>/kv`). */
@@ -112,6 +113,7 @@ export function createKvService(options: KvServiceOptions): KvServiceComponent {
       { service: KvReplicaService, impl: replicaRoutes },
     ],
     readMaxBytes: KV_READ_MAX_BYTES,
+    codecs: kvCodecs,
     logger,
     what: 'kv',
   });

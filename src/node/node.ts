@@ -112,6 +112,7 @@ export function createNodeProcess(config: NodeConfig, logger: Logger): NodeProce
       logger,
       ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers, req.socket?.remoteAddress) } : {}),
       fastPath: (req, res) => kv?.unaryHandler(req, res) ?? false,
+      fastStream: (stream, headers) => kv?.unaryHandler.stream(stream, headers) ?? false,
       routes: (router) => {
         kv?.routes(router);
         registerClusterService(

@@ -83,7 +83,7 @@ export async function startHarness(t: Cleanup, options: HarnessOptions = {}): Pr
       ...(options.gcGraceMs !== undefined ? { gcGraceMs: options.gcGraceMs } : {}),
     });
     // As a node serves it: the lean unary path first, ConnectRPC behind it.
-    const server = createPeerServer({ listen: '127.0.0.1:0', routes: (r) => kv.routes(r), fastPath: (req, res) => kv.unaryHandler(req, res), readMaxBytes: 16 * 1024 * 1024 });
+    const server = createPeerServer({ listen: '127.0.0.1:0', routes: (r) => kv.routes(r), fastPath: (req, res) => kv.unaryHandler(req, res), fastStream: (stream, headers) => kv.unaryHandler.stream(stream, headers), readMaxBytes: 16 * 1024 * 1024 });
     await kv.start();
     await server.start();
     addresses.set(name, server.address);

@@ -4,12 +4,16 @@
  * that are not gRPC, and methods the fast path does not serve (ConnectRPC behind it answers).
  */
 import assert from 'node:assert/strict';
-import { createServer, type ServerHttp2Session } from 'node:http2';
+import { connect, createServer, type ServerHttp2Session } from 'node:http2';
 import { describe, it } from 'node:test';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Code as ConnectCode, ConnectError } from '@connectrpc/connect';
 import { callError } from '../../src/core/grpc-client.js';
-import { GetRequestSchema, PutRequestSchema, GetTreeNodesRequestSchema } from '../../src/gen/flotilla/v1/kv_pb.js';
+import { Code, FlotillaError } from '../../src/core/errors.js';
+import { createUnaryGrpcHandler } from '../../src/core/grpc-unary-server.js';
+import { listenH2c } from '../../src/core/h2c-server.js';
+import { silentLogger } from '../../src/core/log.js';
+import { GetRequestSchema, GetResponseSchema, GetTreeNodesRequestSchema, KvService, PutRequestSchema } from '../../src/gen/flotilla/v1/kv_pb.js';
 import { createKvClients } from '../../src/kv/index.js';
 import { UnaryChannel } from '../../src/kv/wire/unary-client.js';
 import { freePort } from '../testkit/index.js';
@@ -98,5 +102,83 @@ describe('KV lean unary gRPC path', () => {
     const fe = callError(notGrpc, { address: web.address, ...ctx });
     assert.equal(fe.code, 'FAILED_PRECONDITION', fe.message);
     assert.match(fe.message, /does not serve the Flotilla peer API/);
+  });
+
+  it('the raw-stream hook serves KV after authorize (once per stream); refusals and passed-on streams are answered as before', async (t) => {
+    const seen: string[] = [];
+    let compat = 0;
+    const gets: string[] = [];
+    const handler = createUnaryGrpcHandler({
+      services: [
+        {
+          service: KvService,
+          impl: {
+            get: (req: { key: Uint8Array }) => {
+              gets.push(Buffer.from(req.key).toString());
+              if (req.key.length === 0) return Promise.reject(new ConnectError('[invalid_argument] empty key', ConnectCode.InvalidArgument));
+              return Promise.resolve(create(GetResponseSchema, { found: true, value: req.key, answered: 2 }));
+            },
+          },
+        },
+      ],
+      readMaxBytes: 1024,
+      logger: silentLogger(),
+      what: 'kv',
+    });
+    const srv = await listenH2c({
+      host: '127.0.0.1',
+      port: 0,
+      logger: silentLogger(),
+      what: 'test gRPC',
+      authorize: (req) => {
+        seen.push(req.url);
+        return req.headers.authorization === 'Bearer no' ? new FlotillaError(Code.PERMISSION_DENIED, 'not you') : undefined;
+      },
+      stream: (stream, headers) => handler.stream(stream, headers),
+      handler: (req, res) => {
+        // Only what the hook passed on reaches the compatibility path.
+        compat++;
+        if (!handler(req, res)) {
+          req.resume();
+          res.writeHead(404).end();
+        }
+      },
+    });
+    t.after(() => srv.close());
+    const address = `127.0.0.1:${srv.bound.port}`;
+    const clients = createKvClients({ timeoutMs: 5000 });
+    t.after(() => clients.close());
+    const kv = clients.kv(address);
+    const got = await kv.get(create(GetRequestSchema, { key: Buffer.from('raw') }));
+    assert.equal(Buffer.from(got.value).toString(), 'raw');
+    assert.equal(got.answered, 2);
+    // An error from the implementation: trailers-only, its code and message.
+    const bad = await kv.get(create(GetRequestSchema, { key: new Uint8Array(0) })).catch((e: unknown) => e);
+    assert.ok(bad instanceof ConnectError && bad.code === ConnectCode.InvalidArgument && bad.rawMessage === '[invalid_argument] empty key', String(bad));
+    // A malformed request (a truncated message) gets the handler's clear answer on the raw path too.
+    const channel = new UnaryChannel(address);
+    t.after(() => channel.close());
+    const truncated = await channel.call('/flotilla.v1.KvService/Get', Uint8Array.of(0x0a, 5, 1)).catch((e: unknown) => e);
+    assert.ok(truncated instanceof ConnectError && truncated.code === ConnectCode.InvalidArgument, String(truncated));
+    assert.equal(compat, 0, 'the KV calls were served from the raw stream');
+    assert.deepEqual(seen, ['/flotilla.v1.KvService/Get', '/flotilla.v1.KvService/Get', '/flotilla.v1.KvService/Get']);
+    // A path the hook does not serve goes on to the compatibility handler, authorized once only.
+    const other = await channel.call('/flotilla.v1.KvService/Scan', new Uint8Array(0)).catch((e: unknown) => e);
+    assert.ok(other instanceof ConnectError && other.code === ConnectCode.Unimplemented, String(other));
+    assert.equal(compat, 1);
+    assert.equal(seen.length, 4);
+    // A refused call never reaches the hook or the handler.
+    const session = connect(`http://${address}`);
+    t.after(() => session.destroy());
+    const refused = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': '/flotilla.v1.KvService/Get', 'content-type': 'application/grpc', authorization: 'Bearer no' });
+      req.on('response', (h) => resolve(h));
+      req.on('error', reject);
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+    assert.equal(refused['grpc-status'], '7');
+    assert.equal(refused['grpc-message'], '[permission_denied] not you');
+    assert.deepEqual(gets, ['raw', '']);
+    assert.equal(compat, 1);
   });
 });

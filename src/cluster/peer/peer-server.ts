@@ -27,6 +27,8 @@ export interface PeerServerOptions {
    * and returns true, or returns false to let ConnectRPC serve it.
    */
   fastPath?: (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
+  /** The same from the raw HTTP/2 stream, before the compatibility objects exist (listenH2c `stream`). */
+  fastStream?: H2cServerOptions['stream'];
   /** Checks every request before any service (ConnectRPC or the fast path) sees it: authentication, see listenH2c. Default: none. */
   authorize?: H2cServerOptions['authorize'];
 }
@@ -83,7 +85,15 @@ export function createPeerServer(options: PeerServerOptions): PeerServer {
       });
       const fastPath = options.fastPath;
       const handler = fastPath === undefined ? connectHandler : (req: Http2ServerRequest, res: Http2ServerResponse) => void (fastPath(req, res) || connectHandler(req, res));
-      const srv = await listenH2c({ host, port, handler, logger, what: 'peer gRPC', ...(options.authorize !== undefined ? { authorize: options.authorize } : {}) });
+      const srv = await listenH2c({
+        host,
+        port,
+        handler,
+        logger,
+        what: 'peer gRPC',
+        ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
+        ...(options.fastStream !== undefined ? { stream: options.fastStream } : {}),
+      });
       server = srv;
       boundPort = srv.bound.port;
     },

@@ -6,7 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import { peerCallError } from '../../cluster/index.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { HybridLogicalClock } from '../../core/hlc.js';
-import { LocalScanRequestSchema, ReadRequestSchema, ReplicateRequestSchema, StoreHintsRequestSchema } from '../../gen/flotilla/v1/kv_pb.js';
+import { LocalScanRequestSchema, ReplicateRequestSchema, StoreHintsRequestSchema, type ReadRequest, type ReplicateRequest } from '../../gen/flotilla/v1/kv_pb.js';
 import type { KvEngine } from '../engine/kv-engine.js';
 import { entryFromProto, entryToProto } from '../replica/convert.js';
 import type { KvClients, ReplicaClient } from '../replica/replica-clients.js';
@@ -52,7 +52,7 @@ export function createReplicaAccess(deps: ReplicaAccessDeps): ReplicaAccess {
     }
   };
   async function readRemote(node: string, keys: readonly Uint8Array[]): Promise<(Entry | undefined)[]> {
-    const res = await call(node, 'read', (c) => c.read(create(ReadRequestSchema, { keys: [...keys] }), { timeoutMs }));
+    const res = await call(node, 'read', (c) => c.read({ $typeName: 'flotilla.v1.ReadRequest', keys: [...keys] } satisfies ReadRequest, { timeoutMs }));
     if (res.results.length !== keys.length) throw new FlotillaError(Code.INTERNAL, `${node} answered ${res.results.length} results for ${keys.length} keys`);
     const out = res.results.map((r) => (r.found && r.entry !== undefined ? entryFromProto(r.entry) : undefined));
     acceptEntries(
@@ -68,7 +68,8 @@ export function createReplicaAccess(deps: ReplicaAccessDeps): ReplicaAccess {
       b = {
         write: new CallBatcher(
           async (entries) => {
-            await call(node, 'replicate', (c) => c.replicate(create(ReplicateRequestSchema, { entries: entries.map(entryToProto), from: self }), { timeoutMs }));
+            const req: ReplicateRequest = { $typeName: 'flotilla.v1.ReplicateRequest', entries: entries.map(entryToProto), from: self };
+            await call(node, 'replicate', (c) => c.replicate(req, { timeoutMs }));
             return entries.map(() => 1);
           },
           2,

@@ -1,10 +1,13 @@
-/** Conversions between the wire messages of kv.proto and the domain types, at the edge. */
-import { create } from '@bufbuild/protobuf';
-import { KvEntrySchema, KvVersionSchema, type KvEntry, type KvVersion } from '../../gen/flotilla/v1/kv_pb.js';
+/**
+ * Conversions between the wire messages of kv.proto and the domain types, at the edge. The messages are
+ * built as literals (what create() gives for these proto3 messages, without its reflective walk: they
+ * are built for every KV request).
+ */
+import type { KvEntry, KvVersion } from '../../gen/flotilla/v1/kv_pb.js';
 import type { Entry, Version } from '../types.js';
 
 export function versionToProto(v: Version): KvVersion {
-  return create(KvVersionSchema, { wallMs: BigInt(v.wallMs), logical: v.logical, node: v.node });
+  return { $typeName: 'flotilla.v1.KvVersion', wallMs: BigInt(v.wallMs), logical: v.logical, node: v.node };
 }
 
 export function versionFromProto(v: KvVersion | undefined): Version {
@@ -12,13 +15,14 @@ export function versionFromProto(v: KvVersion | undefined): Version {
 }
 
 export function entryToProto(e: Entry): KvEntry {
-  return create(KvEntrySchema, {
+  return {
+    $typeName: 'flotilla.v1.KvEntry',
     key: e.key,
     value: e.value,
     version: versionToProto(e.version),
     tombstone: e.tombstone,
     expiresAtMs: BigInt(e.expiresAtMs),
-  });
+  };
 }
 
 export function entryFromProto(m: KvEntry): Entry {

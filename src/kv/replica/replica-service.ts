@@ -7,14 +7,10 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import { asGrpcCall } from '../../core/grpc-client.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { HybridLogicalClock } from '../../core/hlc.js';
-import type {
-  KvReplicaService} from '../../gen/flotilla/v1/kv_pb.js';
+import type { KvReplicaService, ReadResponse, ReadResult, ReplicateResponse } from '../../gen/flotilla/v1/kv_pb.js';
 import {
   GetTreeNodesResponseSchema,
   LocalScanResponseSchema,
-  ReadResponseSchema,
-  ReadResultSchema,
-  ReplicateResponseSchema,
   StoreHintsResponseSchema,
   SyncRangeResponseSchema,
 } from '../../gen/flotilla/v1/kv_pb.js';
@@ -52,15 +48,18 @@ export function createReplicaServiceImpl(deps: ReplicaServiceDeps): ServiceImpl<
       guard(async () => {
         const entries = req.entries.map(entryFromProto);
         acceptEntries(entries, clock);
-        return create(ReplicateResponseSchema, { applied: await engine.apply(entries) });
+        const out: ReplicateResponse = { $typeName: 'flotilla.v1.ReplicateResponse', applied: await engine.apply(entries) };
+        return out;
       }),
     read: (req) =>
       guard(async () => {
         if (req.keys.length > MAX_BATCH) throw new FlotillaError(Code.INVALID_ARGUMENT, `at most ${MAX_BATCH} keys per read`);
         const found = await engine.getMany(req.keys);
-        return create(ReadResponseSchema, {
-          results: found.map((e) => create(ReadResultSchema, e === undefined ? { found: false } : { found: true, entry: entryToProto(e) })),
-        });
+        const out: ReadResponse = {
+          $typeName: 'flotilla.v1.ReadResponse',
+          results: found.map((e): ReadResult => (e === undefined ? { $typeName: 'flotilla.v1.ReadResult', found: false } : { $typeName: 'flotilla.v1.ReadResult', found: true, entry: entryToProto(e) })),
+        };
+        return out;
       }),
     storeHints: (req) =>
       guard(async () => {

@@ -17,6 +17,7 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import { create, fromBinary, toBinary, type DescService } from '@bufbuild/protobuf';
 import { Code as ConnectCode, ConnectError, type Client } from '@connectrpc/connect';
 import { defaultToken } from '../../core/grpc-client.js';
+import { kvCodecs } from './codecs.js';
 import { clusterClientTlsOptions, processTls } from '../../core/tls.js';
 
 /** The process's API token (grpc-client.ts setDefaultCallToken) as gRPC metadata: peers that check tokens need it. */
@@ -249,9 +250,13 @@ export function createUnaryClient<S extends DescService>(service: S, channel: Un
   for (const method of service.methods) {
     if (method.methodKind !== 'unary') continue;
     const path = `/${service.typeName}/${method.name}`;
+    // The hot KV messages have hand-written codecs (codecs.ts); the rest, and what those decline, the generic ones.
+    const input = kvCodecs.get(method.input.typeName);
+    const output = kvCodecs.get(method.output.typeName);
     client[method.localName] = async (req, options) => {
-      const bytes = toBinary(method.input, create(method.input, req as never));
-      return fromBinary(method.output, await channel.call(path, bytes, options));
+      const bytes = input?.encode(req as object) ?? toBinary(method.input, create(method.input, req as never));
+      const answer = await channel.call(path, bytes, options);
+      return output?.decode(answer) ?? fromBinary(method.output, answer);
     };
   }
   return client as unknown as Client<S>;
