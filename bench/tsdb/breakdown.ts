@@ -6,7 +6,8 @@
  * round that defines and creates the series (not timed: the steady state is what ingest rate means), and
  * printed as ns per sample and the samples/s it alone allows.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
@@ -20,15 +21,38 @@ import type { BenchCleanup } from '../coord/bench-cleanup.js';
 import { fmt, table } from '../coord/stats.js';
 import { BatchTemplate, RefBatchTemplate, type Template, type WireForm } from './load-agents.js';
 
-export async function breakdown(owner: BenchCleanup, agents: number, series: number, rounds: number, wire: WireForm): Promise<void> {
+/** A CPU profile of this process from now (node:inspector); `stop` writes it into a directory. */
+async function startProfile(): Promise<{ stop(dir: string): Promise<string> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(dir) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await mkdir(dir, { recursive: true });
+      const file = join(dir, `breakdown-append-${Date.now()}.cpuprofile`);
+      await writeFile(file, JSON.stringify(profile));
+      return file;
+    },
+  };
+}
+
+export async function breakdown(owner: BenchCleanup, agents: number, series: number, rounds: number, wire: WireForm, profileDir?: string): Promise<void> {
   const templates: Template[] = Array.from({ length: agents }, () => (wire === 'refs' ? new RefBatchTemplate(series) : new BatchTemplate(series)));
   const t0 = Date.now() - 3_600_000;
   const frames: Buffer[][] = [];
   for (let r = 0; r <= rounds; r++) frames.push(templates.map((tpl, a) => tpl.encode(BigInt(r + 1), t0 + r * 1000, r * 7 + a, r === 0)));
   const samples = agents * series * rounds;
   const rows: string[][] = [];
+  // Wall time, and this process's CPU time (user + system) over the same stretch: on a busy machine the
+  // wall time takes in waiting for a core and, for the store, the fdatasyncs; the CPU time is the work.
+  let cpu0 = process.cpuUsage();
   const stage = (name: string, ms: number): void => {
-    rows.push([name, fmt((ms * 1e6) / samples, 0), fmt(samples / (ms / 1000))]);
+    const c = process.cpuUsage(cpu0);
+    const cpuMs = (c.user + c.system) / 1000;
+    rows.push([name, fmt((ms * 1e6) / samples, 0), fmt((cpuMs * 1e6) / samples, 0), fmt(samples / (ms / 1000))]);
   };
 
   const decode = (round: Buffer[]): MetricBatch[] =>
@@ -41,6 +65,7 @@ export async function breakdown(owner: BenchCleanup, agents: number, series: num
   const warm = decode(frames[0]!);
   // 1. protobuf decode of AgentMessage{batch}.
   let start = performance.now();
+  cpu0 = process.cpuUsage();
   const decoded: MetricBatch[][] = frames.slice(1).map(decode);
   stage(`protobuf decode (AgentMessage, ${wire})`, performance.now() - start);
 
@@ -61,6 +86,7 @@ export async function breakdown(owner: BenchCleanup, agents: number, series: num
   };
   const warmTaken = warm.map(take);
   start = performance.now();
+  cpu0 = process.cpuUsage();
   const taken = decoded.map((round) => round.map(take));
   stage('convert + ref table + validate + global view', performance.now() - start);
 
@@ -74,14 +100,20 @@ export async function breakdown(owner: BenchCleanup, agents: number, series: num
   await Promise.all(warmTaken.map((r, a) => appendScrapes(`bench-${a}`, r.scrapes)));
   const fsyncs0 = db.stats().walFsyncs;
   const wal0 = db.stats().walBytesWritten;
+  const profiler = profileDir !== undefined ? await startProfile() : undefined;
   start = performance.now();
+  cpu0 = process.cpuUsage();
   for (const round of taken) await Promise.all(round.map((r, a) => appendScrapes(`bench-${a}`, r.scrapes)));
   const appendMs = performance.now() - start;
   stage('store append (head + WAL, fsynced per round)', appendMs);
+  if (profiler !== undefined && profileDir !== undefined) {
+    const file = await profiler.stop(profileDir);
+    process.stderr.write(`  CPU profile of the store append stage written to ${file}\n`);
+  }
   const st = db.stats();
   console.log(
     `\n(a) where ingest time goes (${agents} agents x ${series} series x ${rounds} rounds = ${fmt(samples)} samples, wire form ${wire}, in-process, one core)\n` +
-      table(['stage', 'ns per sample', 'samples/s alone'], rows) +
+      table(['stage', 'ns per sample', 'CPU ns per sample', 'samples/s alone'], rows) +
       `\nWAL: ${fmt((st.walBytesWritten - wal0) / samples, 1)} bytes per sample, ${st.walFsyncs - fsyncs0} fdatasyncs`,
   );
 }

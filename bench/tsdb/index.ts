@@ -6,7 +6,8 @@
  *     server's CPU time (its JavaScript runs on one core). The agents are pre-encoded batches sent over
  *     raw HTTP/2 from worker threads (load-agents.ts), so the generator costs next to nothing; its busy
  *     share is printed. Goal >= 1,000,000 samples/s. `--part breakdown` times the server's stages
- *     in-process (breakdown.ts); `--profile DIR` writes the server's CPU profile.
+ *     in-process (breakdown.ts); `--profile DIR` writes the server's CPU profile (with breakdown: the
+ *     store append stage's).
  * (b) bytes per stored sample of 24 h of node metrics (node-metrics.ts) in written blocks: values, + their
  *     time columns, + the block index, + the 1 m / 1 h rollups (= every byte of the block files). Goal
  *     <= 1.4 (raw samples with their times + index).
@@ -31,15 +32,17 @@ import type { WorkerReport } from './load-worker.js';
 import { NodeMetrics } from './node-metrics.js';
 import { rangeQuery } from './range-query.js';
 
-const USAGE = `usage: npm run bench -- tsdb [--part a|breakdown|b|c|all] [--seconds N] [--workers N] [--wire refs|metrics] [--profile DIR] [--quick]
+const USAGE = `usage: npm run bench -- tsdb [--part a|breakdown|b|c|all] [--seconds N] [--rounds N] [--workers N] [--wire refs|metrics] [--profile DIR] [--quick]
 
   --part      a (ingest over the stream), breakdown (where ingest time goes, in-process),
               b (bytes per sample), c (24 h range query beside Prometheus), all (default: a, b, c)
   --seconds   ingest window in seconds (default 20)
+  --rounds    timed rounds of breakdown, each a scrape of every series (default 10)
   --workers   load generator threads for (a) (default 1)
   --wire      the agents' batches for (a) and breakdown: refs (series references, protocol 2, what
               flotilla agent sends; default) or metrics (one Metric per sample, protocol 1)
-  --profile   write the server's CPU profile (.cpuprofile) for (a) into DIR
+  --profile   write the server's CPU profile (.cpuprofile) for (a), or the store append stage's for
+              breakdown, into DIR
   --quick     a 5 s ingest window, 6 h of data for (b), 100 series for (c)`;
 
 type Part = 'a' | 'breakdown' | 'b' | 'c' | 'all';
@@ -48,6 +51,7 @@ const PARTS: readonly Part[] = ['a', 'breakdown', 'b', 'c', 'all'];
 interface Options {
   part: Part;
   seconds: number;
+  rounds: number;
   hours: number;
   workers: number;
   querySeries: number;
@@ -57,7 +61,7 @@ interface Options {
 }
 
 function parseArgs(args: readonly string[]): Options {
-  const o: Options = { part: 'all', seconds: 20, hours: 24, workers: 1, querySeries: 1000, profile: undefined, wire: 'refs', help: false };
+  const o: Options = { part: 'all', seconds: 20, rounds: 10, hours: 24, workers: 1, querySeries: 1000, profile: undefined, wire: 'refs', help: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--help' || a === '-h') o.help = true;
@@ -81,6 +85,10 @@ function parseArgs(args: readonly string[]): Options {
       const v = args[++i];
       if (v === undefined || v.startsWith('--')) throw new FlotillaError(Code.INVALID_ARGUMENT, `--profile needs a directory\n${USAGE}`);
       o.profile = v;
+    } else if (a === '--rounds') {
+      const v = args[++i];
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100) throw new FlotillaError(Code.INVALID_ARGUMENT, `--rounds needs 1..100, got ${v ?? 'nothing'}\n${USAGE}`);
+      o.rounds = Number(v);
     } else if (a === '--seconds') {
       const v = args[++i];
       if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 600) throw new FlotillaError(Code.INVALID_ARGUMENT, `--seconds needs 1..600, got ${v ?? 'nothing'}\n${USAGE}`);
@@ -269,7 +277,7 @@ export async function runTsdbBench(args: readonly string[]): Promise<void> {
       const stale = await checkBuild();
       if (stale) process.stderr.write(`${stale}\n`);
     }
-    if (o.part === 'breakdown') await breakdown(owner, AGENTS, SERIES_PER_AGENT, 10, o.wire);
+    if (o.part === 'breakdown') await breakdown(owner, AGENTS, SERIES_PER_AGENT, o.rounds, o.wire, o.profile);
     if (all || o.part === 'a') await ingest(owner, o.seconds, o.workers, o.wire, o.profile);
     if (all || o.part === 'b') await bytesPerSample(owner, o.hours);
     if (all || o.part === 'c') await rangeQuery(owner, o.querySeries);

@@ -25,35 +25,88 @@ function merge(into: AppendResult, r: AppendResult): void {
   for (const [k, n] of Object.entries(r.rejected)) into.rejected[k] = (into.rejected[k] ?? 0) + n;
 }
 
+/**
+ * The last scrape of one host as the store saw it: its view series and the store's handle of each (in
+ * the same order), or undefined where the store refused the series (asked again next time).
+ */
+interface LastScrape {
+  series: ViewSeries[];
+  handles: (object | undefined)[];
+}
+
+/** Hosts whose last scrape is remembered; past this the memory is dropped (hosts that came and went). */
+const MAX_HOSTS_REMEMBERED = 100_000;
+
 /** The appender for `store`: by reference when the store can, else by appendHost. */
 export function createScrapeAppender(store: SampleStore): ScrapeAppender {
   const seriesRef = store.seriesRef?.bind(store);
   const appendRefs = store.appendRefs?.bind(store) as ((timeMs: number, refs: readonly object[], values: ArrayLike<number>) => Promise<AppendResult>) | undefined;
   if (seriesRef === undefined || appendRefs === undefined) return (host, scrapes) => appendByObjects(store, host, scrapes);
-  // Per view series (one object per host and series): the store's handle, or the reason it refused it.
+  // Per view series (one object per host and series): the store's handle.
   const handles = new WeakMap<ViewSeries, object>();
+  // An agent sends the same series in the same order scrape after scrape: when the series at position i
+  // is the one of the host's last scrape, its handle is there, an identity test away (no map look-up).
+  const last = new Map<string, LastScrape>();
+
+  const handleOf = (host: string, s: ViewSeries, result: AppendResult): object | undefined => {
+    let h: object | string | undefined = handles.get(s);
+    if (h === undefined) {
+      h = seriesRef(host, s.metric, s.labels);
+      // A refusal (a series guard) is asked again next time: room may have been made since.
+      if (typeof h === 'string') {
+        result.rejected[h] = (result.rejected[h] ?? 0) + 1;
+        return undefined;
+      }
+      handles.set(s, h);
+    }
+    return h;
+  };
+
   return async (host, scrapes) => {
     const result: AppendResult = { accepted: 0, rejected: {} };
     const pending: Promise<AppendResult>[] = [];
+    let prev = last.get(host);
     for (const sc of scrapes) {
-      const refs: object[] = [];
-      const values: number[] = [];
-      for (let i = 0; i < sc.series.length; i++) {
-        const s = sc.series[i]!;
-        let h: object | string | undefined = handles.get(s);
+      const { series, values } = sc;
+      const n = series.length;
+      // The common case: the same series as the last scrape, all taken: its handles as they are.
+      let i = 0;
+      let hs: (object | undefined)[];
+      if (prev !== undefined && prev.series.length === n) {
+        const ps = prev.series;
+        const ph = prev.handles;
+        while (i < n && ps[i] === series[i] && ph[i] !== undefined) i++;
+        hs = i === n ? ph : ph.slice(0, i);
+      } else hs = [];
+      let refused = 0;
+      for (; i < n; i++) {
+        const s = series[i]!;
+        let h = prev !== undefined && prev.series[i] === s ? prev.handles[i] : undefined;
         if (h === undefined) {
-          h = seriesRef(host, s.metric, s.labels);
-          // A refusal (a series guard) is asked again next time: room may have been made since.
-          if (typeof h !== 'string') handles.set(s, h);
+          h = handleOf(host, s, result);
+          if (h === undefined) refused += 1;
         }
-        if (typeof h === 'string') result.rejected[h] = (result.rejected[h] ?? 0) + 1;
-        else {
-          refs.push(h);
-          values.push(sc.values[i]!);
-        }
+        hs.push(h);
       }
-      // One call per scrape, all before the first await: they share one WAL group commit.
-      if (refs.length > 0) pending.push(appendRefs(sc.timeMs, refs, values));
+      prev = { series, handles: hs };
+      // One call per scrape, all before the first await: they share one WAL group commit. The store reads
+      // refs and values before the call returns.
+      if (refused === 0) {
+        if (n > 0) pending.push(appendRefs(sc.timeMs, hs as object[], values));
+      } else if (refused < n) {
+        const refs: object[] = [];
+        const vs: number[] = [];
+        for (let i = 0; i < n; i++) {
+          if (hs[i] === undefined) continue;
+          refs.push(hs[i]!);
+          vs.push(values[i]!);
+        }
+        pending.push(appendRefs(sc.timeMs, refs, vs));
+      }
+    }
+    if (prev !== undefined) {
+      if (!last.has(host) && last.size >= MAX_HOSTS_REMEMBERED) last.clear();
+      last.set(host, prev);
     }
     for (const r of await Promise.all(pending)) merge(result, r);
     return result;

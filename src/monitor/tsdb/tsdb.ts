@@ -18,7 +18,7 @@ import { canonicalLabels, fastKey, Head, MemSeries, type HeadRejectReason } from
 import { compileMatchers, type CompiledMatcher } from './matchers.js';
 import { aggregateColumn, mergeRows, rollup, ROLLUP_AGGREGATES, ROLLUP_RESOLUTIONS_MS, type RollupAggregate, type RollupRows } from './rollup.js';
 import type { AppendResult, LabelMatcher, Labels, SampleAppender, SampleQuerier, SelectHints, SeriesData } from './types.js';
-import { Wal } from './wal.js';
+import { Wal, type SampleRun } from './wal.js';
 
 export interface TsdbOptions {
   /** Directory of the store (`wal/` and `blocks/` inside). */
@@ -349,13 +349,47 @@ export function createTsdb(options: TsdbOptions): Tsdb {
 
     async appendRefs(timeMs, refs, values) {
       ensureOpen();
-      if (values.length !== refs.length) throw new FlotillaError(Code.INVALID_ARGUMENT, `appendRefs: ${refs.length} refs but ${values.length} values`);
+      const n = refs.length;
+      if (values.length !== n) throw new FlotillaError(Code.INVALID_ARGUMENT, `appendRefs: ${n} refs but ${values.length} values`);
+      for (let i = 0; i < n; i++) if (!(refs[i] instanceof MemSeries)) throw new FlotillaError(Code.INVALID_ARGUMENT, 'appendRefs: not a ref from seriesRef');
+      const series = refs as readonly MemSeries[];
       const result: AppendResult = { accepted: 0, rejected: {} };
-      for (let i = 0; i < refs.length; i++) {
-        const ref = refs[i]!;
-        if (!(ref instanceof MemSeries)) throw new FlotillaError(Code.INVALID_ARGUMENT, 'appendRefs: not a ref from seriesRef');
-        take(result, ref.removed ? head.seriesFor(ref.labels) : ref, timeMs, values[i]!);
+      if (!Number.isSafeInteger(timeMs) || timeMs < head.minValidT || n === 0) {
+        // The rare cases (every sample refused, or no sample), sample by sample with every check.
+        for (let i = 0; i < n; i++) {
+          const s = series[i]!;
+          take(result, s.removed ? head.seriesFor(s.labels) : s, timeMs, values[i]!);
+        }
+        return finish(result);
       }
+      // One time for all: its checks, its window and its WAL entry once; per sample the series' own order.
+      const w = head.windowOf(timeMs);
+      // Opened at the first sample taken (no empty entry when all are refused). Series entries go to a
+      // buffer of their own (written first in the record), so the run stays open.
+      let run: SampleRun | undefined;
+      let accepted = 0;
+      for (let i = 0; i < n; i++) {
+        let s: MemSeries | HeadRejectReason = series[i]!;
+        if (s.removed) {
+          s = head.seriesFor(s.labels);
+          if (typeof s === 'string') {
+            reject(result, s);
+            continue;
+          }
+        }
+        if (timeMs <= s.lastT) {
+          reject(result, timeMs === s.lastT ? 'duplicate' : 'out_of_order');
+          continue;
+        }
+        head.appendChecked(s, w, timeMs, values[i]!);
+        if (s.walWindow !== w) {
+          wal.addSeries(w, s.id, s.labelsJson);
+          s.walWindow = w;
+        }
+        (run ??= wal.openRun(w, timeMs, n - i)).put(s.id, values[i]!);
+        accepted += 1;
+      }
+      result.accepted = accepted;
       return finish(result);
     },
 

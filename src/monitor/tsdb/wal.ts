@@ -8,12 +8,15 @@
  * of entries `[u8 1][u32 id][u16 n][n bytes of labels JSON]` (a series), `[u8 3][f64 t][u32 count]` then
  * `count` times `[u32 id][f64 v]` (samples sharing one time: those of one scrape, 12 bytes each), or
  * `[u8 2][u32 id][f64 t][f64 v]` (one sample; written by the first version, still read). A series entry
- * always precedes its samples in the same segment. On replay, a record cut
- * short or failing its checksum ends the segment (it was never acknowledged) and the file is truncated
- * there.
+ * always precedes its samples in the same segment. A scrape's samples are written into their time's
+ * entry in place (`openRun`, then `put` each); the entry's count is filled in when it ends (another
+ * time, or the flush). The checksum is CRC-32 (zlib's where Node has it: the same values as the table).
+ * On replay, a record cut short or failing its checksum ends the segment (it was never acknowledged) and
+ * the file is truncated there.
  */
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Labels } from './types.js';
@@ -28,29 +31,44 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
+function crc32Js(buf: Uint8Array, start: number, end: number): number {
   let c = -1;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
+}
+
+/** zlib's CRC-32 (Node >= 20.15; native, the same polynomial and result as the table above), if present. */
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+/** CRC-32 (IEEE 802.3, as zlib and gzip) of buf[start, end). */
+export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
+  if (zlibCrc32 !== undefined && end - start >= 64) return zlibCrc32(buf.subarray(start, end)) >>> 0;
+  return crc32Js(buf, start, end);
 }
 
 const HEADER = 8;
 const SERIES = 1;
 const SAMPLE = 2;
 const SAME_TIME = 3;
+/** Bytes of a SAME_TIME entry's head ([u8 3][f64 t][u32 count]) and of each of its samples ([u32 id][f64 v]). */
+const RUN_HEAD = 13;
+const RUN_SAMPLE = 12;
 
 /** A growable byte buffer with a reserved record header at the front. */
-class EntryBuffer {
+class EntryBuffer implements SampleRun {
   buf: Buffer;
+  view: DataView;
+  len: number;
+  /** The open SAME_TIME entry: its offset (-1: none) and time; its count is written when it ends (endRun). */
+  run = -1;
+  runT = 0;
+
   /** `start` bytes reserved at the front (the record header). */
   constructor(readonly start: number) {
     this.buf = Buffer.allocUnsafe(start === 0 ? 4096 : 64 * 1024);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.len = start;
   }
-  len: number;
-  /** The open SAME_TIME entry: its offset (-1: none) and time. */
-  run = -1;
-  runT = 0;
 
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -59,8 +77,47 @@ class EntryBuffer {
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
+  }
+
+  /** Writes the open SAME_TIME entry's count (the samples after its head) and closes it. */
+  endRun(): void {
+    if (this.run < 0) return;
+    this.view.setUint32(this.run + 9, (this.len - this.run - RUN_HEAD) / RUN_SAMPLE, true);
+    this.run = -1;
+  }
+
+  put(id: number, v: number): void {
+    const p = this.len;
+    this.view.setUint32(p, id, true);
+    this.view.setFloat64(p + 4, v, true);
+    this.len = p + RUN_SAMPLE;
+  }
+
+  /** Empties the buffer for reuse (down to the reserved header). */
+  reset(): void {
+    this.len = this.start;
+    this.run = -1;
   }
 }
+
+/**
+ * The samples buffer of one window with a SAME_TIME entry open at one time and room for the samples
+ * announced to `Wal.openRun`: `put` each, then `Wal.commit`. Used only within the call that opened it.
+ */
+export interface SampleRun {
+  /** Logs one sample at the run's time (room for it was reserved by openRun). */
+  put(id: number, v: number): void;
+}
+
+interface WindowBuffers {
+  series: EntryBuffer;
+  samples: EntryBuffer;
+}
+
+const SPARE_BUFFERS = 2;
+/** A buffer grown past this is not kept for reuse (a burst should not pin its memory). */
+const SPARE_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface WalReplayHandler {
   series(window: number, id: number, labels: Labels): void;
@@ -69,7 +126,9 @@ export interface WalReplayHandler {
 
 export class Wal {
   /** Per window: series entries, and sample entries (written after them in the same record). */
-  private readonly pending = new Map<number, { series: EntryBuffer; samples: EntryBuffer }>();
+  private readonly pending = new Map<number, WindowBuffers>();
+  /** Buffers whose record is written, kept for the next flush's appends (at most SPARE_BUFFERS). */
+  private spare: WindowBuffers[] = [];
   private readonly files = new Map<number, FileHandle>();
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing = false;
@@ -141,9 +200,9 @@ export class Wal {
     }
   }
 
-  private buffers(window: number): { series: EntryBuffer; samples: EntryBuffer } {
+  private buffers(window: number): WindowBuffers {
     let b = this.pending.get(window);
-    if (b === undefined) this.pending.set(window, (b = { series: new EntryBuffer(0), samples: new EntryBuffer(HEADER) }));
+    if (b === undefined) this.pending.set(window, (b = this.spare.pop() ?? { series: new EntryBuffer(0), samples: new EntryBuffer(HEADER) }));
     return b;
   }
 
@@ -154,31 +213,33 @@ export class Wal {
     if (n > 0xffff) throw new FlotillaError(Code.INVALID_ARGUMENT, 'series labels longer than 65535 bytes');
     b.ensure(7 + n);
     b.buf[b.len] = SERIES;
-    b.buf.writeUInt32LE(id, b.len + 1);
-    b.buf.writeUInt16LE(n, b.len + 5);
+    b.view.setUint32(b.len + 1, id, true);
+    b.view.setUint16(b.len + 5, n, true);
     b.buf.write(labelsJson, b.len + 7, 'utf8');
     b.len += 7 + n;
   }
 
-  /** Logs a sample; consecutive samples with the same time share one entry. */
-  addSample(window: number, id: number, t: number, v: number): void {
+  /**
+   * Opens the samples entry of time `t` in `window`'s buffer with room for `n` samples (continuing the
+   * open one when it has the same time: consecutive samples of one time share one entry).
+   */
+  openRun(window: number, t: number, n: number): SampleRun {
     const b = this.buffers(window).samples;
     if (b.run < 0 || b.runT !== t) {
-      b.ensure(13);
+      b.endRun();
+      b.ensure(RUN_HEAD + n * RUN_SAMPLE);
       b.run = b.len;
       b.runT = t;
       b.buf[b.len] = SAME_TIME;
-      b.buf.writeDoubleLE(t, b.len + 1);
-      b.buf.writeUInt32LE(0, b.len + 9);
-      b.len += 13;
-    }
-    b.ensure(12);
-    const buf = b.buf;
-    const p = b.len;
-    buf.writeUInt32LE(id, p);
-    buf.writeDoubleLE(v, p + 4);
-    b.len = p + 12;
-    buf.writeUInt32LE(buf.readUInt32LE(b.run + 9) + 1, b.run + 9);
+      b.view.setFloat64(b.len + 1, t, true);
+      b.len += RUN_HEAD;
+    } else b.ensure(n * RUN_SAMPLE);
+    return b;
+  }
+
+  /** Logs a sample; consecutive samples with the same time share one entry. */
+  addSample(window: number, id: number, t: number, v: number): void {
+    this.openRun(window, t, 1).put(id, v);
   }
 
   /** Resolves once everything added so far is on disk (fdatasync), rejects when the log cannot be written. */
@@ -213,6 +274,7 @@ export class Wal {
         const written: number[] = [];
         for (const [window, { series, samples }] of buffers) {
           if (series.len === 0 && samples.len === HEADER) continue;
+          samples.endRun();
           // One record: the series entries first (a series precedes its samples), then the samples.
           let rec = samples.buf.subarray(0, samples.len);
           if (series.len > 0) rec = Buffer.concat([samples.buf.subarray(0, HEADER), series.buf.subarray(0, series.len), samples.buf.subarray(HEADER, samples.len)]);
@@ -229,6 +291,12 @@ export class Wal {
         for (const window of written) {
           await this.files.get(window)!.datasync();
           this.fsyncs += 1;
+        }
+        for (const [, b] of buffers) {
+          if (this.spare.length >= SPARE_BUFFERS || b.samples.buf.length > SPARE_MAX_BYTES || b.series.buf.length > SPARE_MAX_BYTES) continue;
+          b.series.reset();
+          b.samples.reset();
+          this.spare.push(b);
         }
         for (const w of waiters) w.resolve();
       } catch (err) {

@@ -16,6 +16,8 @@ import { BitReader, BitWriter } from './bit-stream.js';
 
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
+/** The same halves as signed 32-bit integers: what encoders keep (small integers to V8, stored in the object, not boxed). */
+const i32 = new Int32Array(f64.buffer);
 /** Index of the high and low 32-bit halves of a float64 in `u32` (little-endian machines: 1 and 0). */
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 const LO = 1 - HI;
@@ -26,6 +28,7 @@ function ctz32(x: number): number {
 }
 
 interface ColumnState {
+  /** The previous value's bits, high and low half (as int32 in encoders, uint32 in decoders: the same bits). */
   hi: number;
   lo: number;
   /** Leading and trailing zeros of the current window; leading 0xff = no window yet. */
@@ -71,8 +74,8 @@ function readDod(r: BitReader): number {
 
 function writeValue(w: BitWriter, s: ColumnState, v: number): void {
   f64[0] = v;
-  const hi = u32[HI]!;
-  const lo = u32[LO]!;
+  const hi = i32[HI]!;
+  const lo = i32[LO]!;
   const xh = (hi ^ s.hi) >>> 0;
   const xl = (lo ^ s.lo) >>> 0;
   s.hi = hi;
@@ -100,8 +103,8 @@ function writeValue(w: BitWriter, s: ColumnState, v: number): void {
 
 function writeRaw(w: BitWriter, s: ColumnState, v: number): void {
   f64[0] = v;
-  s.hi = u32[HI]!;
-  s.lo = u32[LO]!;
+  s.hi = i32[HI]!;
+  s.lo = i32[LO]!;
   w.writeBits(s.hi, 32);
   w.writeBits(s.lo, 32);
 }
@@ -160,9 +163,18 @@ function readValue(r: BitReader, s: ColumnState): number {
   return f64[0]!;
 }
 
-/** An open chunk being appended to (a head chunk, or a rollup chunk being built). */
-export class ChunkEncoder {
-  private readonly w: BitWriter;
+/**
+ * An open chunk being appended to (a head chunk, or a rollup chunk being built). It is its own bit writer
+ * and holds the first column's state itself: a head holds one per series and appends to a different one
+ * for every sample, so each object fewer on that path is a memory access fewer.
+ */
+export class ChunkEncoder extends BitWriter implements ColumnState {
+  /** The first column's state (ColumnState). */
+  hi = 0;
+  lo = 0;
+  leading = 0xff;
+  trailing = 0;
+  /** Every column's state: this, then one object per further column. */
   private readonly cols: ColumnState[];
   count = 0;
   minT = 0;
@@ -173,22 +185,49 @@ export class ChunkEncoder {
     readonly columns = 1,
     initialBytes = 32,
   ) {
-    this.w = new BitWriter(initialBytes);
-    this.cols = Array.from({ length: columns }, () => ({ hi: 0, lo: 0, leading: 0xff, trailing: 0 }));
+    super(initialBytes);
+    this.cols = [this];
+    for (let i = 1; i < columns; i++) this.cols.push({ hi: 0, lo: 0, leading: 0xff, trailing: 0 });
+  }
+
+  /** Empties the chunk for reuse (its buffer is kept). */
+  override reset(): void {
+    super.reset();
+    for (const c of this.cols) {
+      c.hi = 0;
+      c.lo = 0;
+      c.leading = 0xff;
+      c.trailing = 0;
+    }
+    this.count = 0;
+    this.minT = 0;
+    this.maxT = 0;
+    this.prevDelta = 0;
   }
 
   /** Appends one sample; `t` must be greater than the last one (the caller checks). */
   append(t: number, v: number): void {
-    if (this.appendTime(t)) writeRaw(this.w, this.cols[0]!, v);
-    else writeValue(this.w, this.cols[0]!, v);
+    if (this.count === 0) {
+      this.minT = t;
+      this.maxT = t;
+      this.count = 1;
+      writeRaw(this, this, v);
+      return;
+    }
+    const delta = t - this.maxT;
+    writeDod(this, delta - this.prevDelta);
+    this.prevDelta = delta;
+    this.maxT = t;
+    this.count += 1;
+    writeValue(this, this, v);
   }
 
   /** Appends a row of `columns` values. */
   appendRow(t: number, values: readonly number[]): void {
     const first = this.appendTime(t);
     for (let i = 0; i < this.cols.length; i++) {
-      if (first) writeRaw(this.w, this.cols[i]!, values[i]!);
-      else writeValue(this.w, this.cols[i]!, values[i]!);
+      if (first) writeRaw(this, this.cols[i]!, values[i]!);
+      else writeValue(this, this.cols[i]!, values[i]!);
     }
   }
 
@@ -198,22 +237,12 @@ export class ChunkEncoder {
     if (first) this.minT = t;
     else {
       const delta = t - this.maxT;
-      writeDod(this.w, delta - this.prevDelta);
+      writeDod(this, delta - this.prevDelta);
       this.prevDelta = delta;
     }
     this.maxT = t;
     this.count += 1;
     return first;
-  }
-
-  /** Bits written. */
-  get bitLength(): number {
-    return this.w.bitLength;
-  }
-
-  /** The encoded bytes (a view of the live buffer). */
-  bytes(): Uint8Array {
-    return this.w.bytes();
   }
 }
 
