@@ -7,12 +7,17 @@
  * With NATS, the due message is published to NATS instead (marked delivered once NATS confirmed it), and
  * every server, the origin included, appends what it receives from NATS to its own history and fans it
  * out to its own subscribers: a subscriber on any server gets every message once.
+ *
+ * The server's own internal channels (`$flotilla.*`, publishInternal) are live state instead: published
+ * only while this server has a subscriber to them, fanned out in order with the rest, never stored (their
+ * offsets and a short history live in memory, live-channels.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SqlStore } from '../core/sql/index.js';
 import { Hub } from './hub.js';
+import { LiveChannels } from './live-channels.js';
 import { defaultLimits, INTERNAL_PREFIX, isInternalChannel, validateChannel, validatePublish, type NewMessage, type PubsubLimits, type Publication, type StoredMessage } from './message.js';
 import { NatsClient } from './nats-client.js';
 import { PubsubStore } from './pubsub-store.js';
@@ -37,8 +42,10 @@ export interface BrokerOptions {
   ackTimeoutMs?: number;
   /** Publish requests waiting for their store transaction; more are refused with RESOURCE_EXHAUSTED (HTTP 429). Default 10 000. */
   maxPendingPublishes?: number;
-  /** Publications from NATS (and internal ones) waiting to be stored and fanned out; beyond it the oldest are dropped and counted. Default 100 000. */
+  /** Publications from NATS (and, separately, internal ones) waiting to be stored or fanned out; beyond it the oldest are dropped and counted. Default 100 000. */
   maxIncoming?: number;
+  /** Publications of each internal channel kept in memory for a subscriber that reconnects. Default 256. */
+  liveHistorySize?: number;
   /** nats://host:port: fan out through NATS. */
   natsUrl?: string;
   /** NATS subject carrying publications. Default `flotilla.pubsub.publications`. */
@@ -68,6 +75,9 @@ export class Broker {
   private inserting = false;
   private pending: StoredMessage[] = [];
   private incoming: Publication[] = [];
+  /** Internal publications waiting to be fanned out (never stored). */
+  private liveIncoming: Publication[] = [];
+  private readonly live: LiveChannels;
   private chain: Promise<void> = Promise.resolve();
   private draining = false;
   private windowEndMs = 0;
@@ -81,7 +91,7 @@ export class Broker {
   private readonly stopHooks = new Set<() => void>();
   /** Lateness (ms after deliverAt) of the last deliveries, for diagnostics. */
   readonly lateness: number[] = [];
-  /** Publications from NATS dropped because `maxIncoming` were already waiting (this server fell behind). */
+  /** Publications from NATS (or internal ones) dropped because `maxIncoming` were already waiting (this server fell behind). */
   droppedIncoming = 0;
   private lastDropLogMs = 0;
 
@@ -94,7 +104,8 @@ export class Broker {
     this.historySize = options.historySize ?? 1000;
     this.historyTtlMs = options.historyTtlMs ?? 86_400_000;
     this.natsSubject = options.natsSubject ?? 'flotilla.pubsub.publications';
-    this.hub = new Hub({ store: () => this.store, logger: this.logger, historySize: this.historySize, ackTimeoutMs: options.ackTimeoutMs, now: () => this.clock.now() });
+    this.live = new LiveChannels({ ...(options.liveHistorySize !== undefined ? { historySize: options.liveHistorySize } : {}) });
+    this.hub = new Hub({ store: () => this.store, live: this.live, logger: this.logger, historySize: this.historySize, ackTimeoutMs: options.ackTimeoutMs, now: () => this.clock.now() });
     this.queue = new TimerQueue<StoredMessage>({ clock: this.clock, onDue: (items) => this.onDue(items) });
   }
 
@@ -181,32 +192,42 @@ export class Broker {
     });
   }
 
+  /** True when a subscriber on this server reads `channel` now (an internal channel nobody reads need not be fed). */
+  hasSubscribers(channel: string): boolean {
+    return this.hub.hasSubscribers(channel);
+  }
+
   /**
    * Publishes one of the server's own messages on an internal channel (`$flotilla.*`), now, on this
-   * server only (never through NATS: each server describes what it sees). Appended to the channel's
-   * history like any publication, so a subscriber that reconnects recovers what it missed; batched with
-   * other deliveries. Ignored while the broker is not running.
+   * server only (never through NATS: each server describes what it sees). Internal channels are live
+   * state: never stored, only fanned out (in order, batched with other deliveries) and kept in memory
+   * for a while so that a subscriber that reconnects recovers what it missed (live-channels.ts). Dropped
+   * when nobody on this server subscribes to the channel, and while the broker is not running.
    */
   publishInternal(channel: string, data: unknown): void {
     if (!isInternalChannel(channel)) throw new FlotillaError(Code.INVALID_ARGUMENT, `${channel} is not an internal channel (${INTERNAL_PREFIX}...)`);
     validateChannel(channel);
-    if (!this.started) return;
-    this.enqueueIncoming({ id: randomUUID(), channel, data: JSON.stringify(data), encoding: 'json', deliverAtMs: this.clock.now() });
+    if (!this.started || !this.hub.hasSubscribers(channel)) return;
+    this.enqueue(this.liveIncoming, { id: randomUUID(), channel, data: JSON.stringify(data), encoding: 'json', deliverAtMs: this.clock.now() });
   }
 
   /** Queues a publication to store and fan out; when `maxIncoming` wait already, the oldest is dropped and counted. */
   private enqueueIncoming(pub: Publication): void {
+    this.enqueue(this.incoming, pub);
+  }
+
+  private enqueue(queue: Publication[], pub: Publication): void {
     const max = this.options.maxIncoming ?? 100_000;
-    if (this.incoming.length >= max) {
-      this.incoming.shift();
+    if (queue.length >= max) {
+      queue.shift();
       this.droppedIncoming++;
       const now = this.clock.now();
       if (now - this.lastDropLogMs >= 60_000) {
         this.lastDropLogMs = now;
-        this.logger.warn({ waiting: max, dropped: this.droppedIncoming }, 'pubsub: this server is behind on publications from NATS; dropping the oldest');
+        this.logger.warn({ waiting: max, dropped: this.droppedIncoming }, 'pubsub: this server is behind on publications; dropping the oldest');
       }
     }
-    this.incoming.push(pub);
+    queue.push(pub);
     this.kick();
   }
 
@@ -285,15 +306,20 @@ export class Broker {
       .catch((err: unknown) => this.logger.error({ err: FlotillaError.from(err).message }, 'pubsub: delivery step failed'))
       .finally(() => {
       this.draining = false;
-      if (this.pending.length > 0 || this.incoming.length > 0) this.kick();
+      if (this.pending.length > 0 || this.incoming.length > 0 || this.liveIncoming.length > 0) this.kick();
     });
   }
 
   /** One delivery step at a time, batching whatever became due meanwhile. */
   private async drain(): Promise<void> {
-    while (this.pending.length > 0 || this.incoming.length > 0) {
+    while (this.pending.length > 0 || this.incoming.length > 0 || this.liveIncoming.length > 0) {
       const batch = this.pending.splice(0);
       if (batch.length > 0) await this.deliverScheduled(batch);
+      const live = this.liveIncoming.splice(0);
+      if (live.length > 0) {
+        const { entries, epochs } = this.live.append(live, this.clock.now());
+        await this.hub.fanOut(entries, epochs);
+      }
       const pubs = this.incoming.splice(0);
       if (pubs.length === 0) continue;
       try {

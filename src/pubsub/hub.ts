@@ -7,7 +7,8 @@
  */
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { publicationJson, type ChannelEntry } from './message.js';
+import type { LiveChannels } from './live-channels.js';
+import { isInternalChannel, publicationJson, type ChannelEntry } from './message.js';
 import type { PubsubStore } from './pubsub-store.js';
 
 /**
@@ -33,6 +34,8 @@ export interface SubscriptionSink {
 export interface HubOptions {
   /** The store holding channel histories (a function: the store exists once the server started). */
   store: () => PubsubStore;
+  /** The internal channels' publications (kept in memory, never stored); without it they are read from the store too. */
+  live?: LiveChannels;
   logger: Logger;
   /** Publications kept per channel (recovery window). */
   historySize: number;
@@ -107,6 +110,16 @@ export class Hub {
     return (this.channels.get(channel)?.size ?? 0) > 0;
   }
 
+  /** Where a channel's position and history are read: memory for the internal channels, else the store. */
+  private source(channel: string): Pick<PubsubStore, 'position' | 'history'> {
+    const live = this.options.live;
+    if (live === undefined || !isInternalChannel(channel)) return this.options.store();
+    return {
+      position: async (c) => live.position(c),
+      history: async (c, after, limit) => live.history(c, after, limit),
+    };
+  }
+
   /**
    * Makes `sub` live on its channel. With `since`, first sends what the client missed after that
    * offset (if the epoch matches and the history still holds it); publications arriving meanwhile are
@@ -119,8 +132,9 @@ export class Hub {
       this.channels.set(sub.channel, set);
     }
     set.add(sub);
+    const source = this.source(sub.channel);
     try {
-      const pos = await this.options.store().position(sub.channel);
+      const pos = await source.position(sub.channel);
       this.epochs.set(sub.channel, pos.epoch);
       sub.epoch = pos.epoch;
       let recovered: boolean | undefined;
@@ -134,7 +148,7 @@ export class Hub {
         recovered = true;
         sub.lastSentOffset = pos.offset;
       } else {
-        const first = await this.options.store().history(sub.channel, since.offset, 1000);
+        const first = await source.history(sub.channel, since.offset, 1000);
         if (first.oldestOffset === undefined || first.oldestOffset > since.offset + 1) {
           recovered = false;
           sub.lastSentOffset = pos.offset;
@@ -150,7 +164,7 @@ export class Hub {
       while (page.length > 0 && !sub.closed) {
         for (const e of page) this.send(sub, e, false);
         const last = page[page.length - 1]!.offset;
-        page = page.length < 1000 ? [] : (await this.options.store().history(sub.channel, last, 1000)).entries;
+        page = page.length < 1000 ? [] : (await source.history(sub.channel, last, 1000)).entries;
       }
       for (const e of sub.buffer.splice(0)) this.send(sub, e, false);
       sub.live = true;
@@ -166,7 +180,10 @@ export class Hub {
     const set = this.channels.get(sub.channel);
     if (set === undefined) return;
     set.delete(sub);
-    if (set.size === 0) this.channels.delete(sub.channel);
+    if (set.size > 0) return;
+    this.channels.delete(sub.channel);
+    // Nothing is published on an internal channel nobody reads: the next subscriber starts a new epoch.
+    if (isInternalChannel(sub.channel)) this.options.live?.reset(sub.channel);
   }
 
   /**

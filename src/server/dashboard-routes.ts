@@ -20,6 +20,9 @@
  *   $flotilla.flows    {type:"run", runId, flow, state, reason, time}
  *                      {type:"task", runId, flow, task, state, reason, tryNumber, time}
  * `GET /api/v1/members?events=true` adds `events` (the recent status changes) for a reader's first view.
+ * Internal channels are live state (never stored, see src/pubsub/live-channels.ts), and nothing is built
+ * for a channel nobody reads (`hasSubscribers`): with no dashboard open, the agents' ingest pays nothing
+ * for the dashboard.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -60,6 +63,8 @@ export interface DashboardRoutesOptions {
   keepAliveMs?: number;
   /** Publishes a server message on an internal channel (the message broker); without it, none are published. */
   publishInternal?: (channel: string, data: unknown) => void;
+  /** Whether anybody reads an internal channel now; a channel nobody reads is not fed. Default: always true. */
+  hasSubscribers?: (channel: string) => boolean;
   /** The agents' global view: its changes go to `$flotilla.agents`. */
   agents?: GlobalView;
   /** The workflow service: its run and task state changes go to `$flotilla.flows`. */
@@ -151,8 +156,13 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   // Agents and workflows on internal channels: one message per host per period, one per state change.
   const dirtyHosts = new Set<string>();
   let agentTimer: NodeJS.Timeout | undefined;
+  const readers = options.hasSubscribers ?? ((): boolean => true);
   const flushAgents = (): void => {
     agentTimer = undefined;
+    if (!readers(INTERNAL_CHANNELS.agents)) {
+      dirtyHosts.clear();
+      return;
+    }
     for (const host of dirtyHosts) {
       const snap = options.agents?.snapshot(host, { metrics: true });
       if (snap !== undefined) publish?.(INTERNAL_CHANNELS.agents, { type: 'agent', agent: toAgentJson(snap) });
@@ -160,13 +170,17 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     dirtyHosts.clear();
   };
   const onAgent = (host: string): void => {
+    // Called for every batch an agent sends: nothing to do while no dashboard reads the channel.
+    if (!readers(INTERNAL_CHANNELS.agents)) return;
     dirtyHosts.add(host);
     agentTimer ??= setTimeout(flushAgents, options.agentFlushMs ?? 500);
   };
   const onRun = (e: RunStateEvent): void => {
+    if (!readers(INTERNAL_CHANNELS.flows)) return;
     publish?.(INTERNAL_CHANNELS.flows, { type: 'run', runId: e.runId, flow: e.flow, state: e.state, reason: e.reason, time: new Date(e.timeMs).toISOString() });
   };
   const onTask = (e: TaskStateEvent): void => {
+    if (!readers(INTERNAL_CHANNELS.flows)) return;
     publish?.(INTERNAL_CHANNELS.flows, { type: 'task', runId: e.runId, flow: e.flow, task: e.task, state: e.state, reason: e.reason, tryNumber: e.tryNumber, time: new Date(e.timeMs).toISOString() });
   };
   let feeding = false;

@@ -179,6 +179,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
     createPeerServer({
       listen: config.listen,
       logger,
+      fastPath: monitor.streamHandler,
       ...(guard !== undefined ? { authorize: (req) => guard.checkGrpc(req.url, req.headers, req.socket?.remoteAddress) } : {}),
       routes: (router) => {
         monitor.registerGrpc(router);
@@ -295,7 +296,7 @@ export function createServerProcess(config: ServerConfig, logger: Logger): Serve
   registerOverviewRoutes(http.app, { view: () => view, flows });
   registerFlowMetrics(exporter.registry, flows.metrics);
   registerTsdbMetrics(exporter.registry, () => tsdb.stats());
-  lifecycle.add(registerDashboardRoutes(http.app, { view: () => view, grpcAddress: () => grpc.address, publishInternal: (c, d) => pubsub.broker.publishInternal(c, d), agents: monitor.view, flows }));
+  lifecycle.add(registerDashboardRoutes(http.app, { view: () => view, grpcAddress: () => grpc.address, publishInternal: (c, d) => pubsub.broker.publishInternal(c, d), hasSubscribers: (c) => pubsub.broker.hasSubscribers(c), agents: monitor.view, flows }));
   // Last: its catch-all route answers the app for every path no API route took.
   registerWebApp(http.app);
 

@@ -95,11 +95,14 @@ export interface ResolvedScrape {
   values: ArrayLike<number>;
 }
 
-/** The samples of one scrape that were taken: values[i] belongs to series[i], all at timeMs. */
+/**
+ * The samples of one scrape that were taken: values[i] belongs to series[i], all at timeMs. When every
+ * sample of a scrape is taken, these are the resolved scrape's own arrays (not copies): read-only.
+ */
 export interface TakenScrape {
   timeMs: number;
   series: ViewSeries[];
-  values: number[];
+  values: ArrayLike<number>;
 }
 
 /** What one batch did to the view. */
@@ -372,7 +375,7 @@ export class GlobalView extends EventEmitter<GlobalViewEventMap> {
     const hostname = h.hostname;
     const now = h.lastSeenMs;
     h.protocol = 1;
-    let scrape: TakenScrape | undefined;
+    let scrape: (TakenScrape & { values: number[] }) | undefined;
     for (const m of metrics) {
       const reason = checkSample(m, hostname, now);
       if (reason !== undefined) {
@@ -428,11 +431,33 @@ export class GlobalView extends EventEmitter<GlobalViewEventMap> {
         this.reject(h, result, 'bad_time', n);
         continue;
       }
-      const series: ViewSeries[] = [];
+      const ss = sc.series;
+      const vs = sc.values;
+      // The common case: every series resolved and every value finite. The scrape's own arrays are then
+      // the taken ones (no copy, no allocation per sample).
+      let i = 0;
+      for (; i < n; i++) {
+        const s = ss[i]!;
+        const v = vs[i]!;
+        // Finite: v - v is 0 (NaN and ±Infinity give NaN).
+        if (s.miss !== undefined || v - v !== 0) break;
+        if (s.timeMs <= t) {
+          s.timeMs = t;
+          s.value = v;
+        }
+      }
+      if (i === n) {
+        if (n > 0) result.scrapes.push({ timeMs: t, series: ss as ViewSeries[], values: vs });
+        result.accepted += n;
+        continue;
+      }
+      // Else the taken ones so far, then one by one.
+      const series = ss.slice(0, i) as ViewSeries[];
       const values: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const s = sc.series[i]!;
-        const v = sc.values[i]!;
+      for (let j = 0; j < i; j++) values.push(vs[j]!);
+      for (; i < n; i++) {
+        const s = ss[i]!;
+        const v = vs[i]!;
         if (s.miss !== undefined) {
           if (s.miss === 'refused') refused += 1;
           else this.reject(h, result, s.miss);

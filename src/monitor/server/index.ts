@@ -10,6 +10,7 @@ import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/log.js';
 import { version } from '../../core/version.js';
 import type { Coord } from '../../coord/index.js';
+import { createAgentStreamHandler, type AgentStreamHandler } from './agent-stream.js';
 import { createConfigWatch, createDefaultConfigWriter } from './default-config.js';
 import { GlobalView, type TakenScrape } from './global-view.js';
 import { createHeartbeatWatch } from './heartbeat-watch.js';
@@ -47,6 +48,11 @@ export interface MonitorServer extends Component {
   readonly view: GlobalView;
   /** Registers MonitorService on a ConnectRPC router (the gRPC listener's). */
   registerGrpc(router: ConnectRouter): void;
+  /**
+   * The agents' CommandStream without ConnectRPC (agent-stream.ts): give it to the gRPC listener as its
+   * fast path (before ConnectRPC, which keeps serving the rest, this stream included when it is not taken).
+   */
+  readonly streamHandler: AgentStreamHandler;
   /** Registers /api/v1/agents, /api/v1/agents/:host, /api/v1/agents/:host/config and /api/v1/agents/events. */
   registerHttp(app: FastifyInstance): void;
   /** Resolves once heartbeats and configs have been read from the store once. */
@@ -87,10 +93,13 @@ export function createMonitorServer(options: MonitorServerOptions): MonitorServe
     sessions,
   );
 
+  const streamHandler = createAgentStreamHandler({ serve: impl.serveCommandStream, logger });
+
   return {
     name: 'monitor-server',
     view,
     tasks,
+    streamHandler,
     get connectedAgents() {
       return sessions.size;
     },

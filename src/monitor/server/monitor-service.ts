@@ -24,6 +24,7 @@ import {
 } from '../../gen/flotilla/v1/monitor_pb.js';
 import { labelProblem, MAX_LABELS } from '../agent/agent-labels.js';
 import { AgentSession, type CommandResult } from './agent-session.js';
+import type { DecodedBatchMessage } from './batch-decode.js';
 import { validateCommand } from './command-validate.js';
 import type { GlobalView, TakenScrape } from './global-view.js';
 import type { SampleLog } from './sample-log.js';
@@ -35,6 +36,9 @@ import { fromTaskLog, fromTaskResult } from './task-wire.js';
 import { fromBatch, toAgentInfo, toConnectError, toServerMessage } from './wire-convert.js';
 
 export type { SampleStore } from './store-append.js';
+
+/** What a stream reads: AgentMessages, and batches the lean stream path decoded itself (batch-decode.ts). */
+export type AgentInput = AgentMessage | DecodedBatchMessage;
 
 /** The highest stream protocol this server speaks (monitor.proto: 1 a Metric per sample, 2 series references). */
 export const SERVER_PROTOCOL = 2;
@@ -60,6 +64,12 @@ export interface MonitorServiceDeps {
   defaultCommandTimeoutMs?: number;
   /** Longest ack wait a caller may ask for. Default 300 000 ms. */
   maxCommandTimeoutMs?: number;
+  /**
+   * Batches of one stream taken and waiting for the store to make them durable (their acks go in order
+   * once they are); the stream reads on meanwhile, so the store's fsync of one batch overlaps the work on
+   * the next. At this many, reading waits. Default 8.
+   */
+  maxBatchesInFlight?: number;
 }
 
 /** The open streams, one per host. */
@@ -100,7 +110,7 @@ export class SessionRegistry {
   }
 }
 
-async function firstMessage(it: AsyncIterator<AgentMessage>, timeoutMs: number): Promise<IteratorResult<AgentMessage>> {
+async function firstMessage(it: AsyncIterator<AgentInput>, timeoutMs: number): Promise<IteratorResult<AgentInput>> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new FlotillaError(Code.DEADLINE_EXCEEDED, `no AgentHello within ${timeoutMs} ms`)), timeoutMs);
@@ -113,16 +123,16 @@ async function firstMessage(it: AsyncIterator<AgentMessage>, timeoutMs: number):
 }
 
 /** Ends the agent's request stream, whatever state it is in (never rejects). */
-function release(it: AsyncIterator<AgentMessage>): void {
+function release(it: AsyncIterator<AgentInput>): void {
   Promise.resolve()
     .then(() => it.return?.())
     .catch(() => undefined);
 }
 
-function checkHello(first: IteratorResult<AgentMessage>): AgentHello {
+function checkHello(first: IteratorResult<AgentInput>): AgentHello {
   if (first.done === true) throw new FlotillaError(Code.INVALID_ARGUMENT, 'the stream ended before AgentHello');
   const kind = first.value.kind;
-  if (kind.case !== 'hello') throw new FlotillaError(Code.INVALID_ARGUMENT, `expected AgentHello as the first message, got ${kind.case ?? 'an empty message'}`);
+  if (kind.case !== 'hello') throw new FlotillaError(Code.INVALID_ARGUMENT, `expected AgentHello as the first message, got ${kind.case === 'decodedBatch' ? 'batch' : (kind.case ?? 'an empty message')}`);
   const bad = checkHostname(kind.value.hostname);
   if (bad !== undefined) throw new FlotillaError(Code.INVALID_ARGUMENT, `AgentHello: ${bad}`);
   const labels = Object.entries(kind.value.labels);
@@ -134,124 +144,185 @@ function checkHello(first: IteratorResult<AgentMessage>): AgentHello {
   return kind.value;
 }
 
-export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: SessionRegistry): ServiceImpl<typeof MonitorService> {
+/** MonitorService's implementation, and its CommandStream without ConnectRPC's context (for the lean stream path, agent-stream.ts). */
+export type MonitorServiceImpl = ServiceImpl<typeof MonitorService> & {
+  serveCommandStream: (requests: AsyncIterable<AgentInput>, signal: AbortSignal) => AsyncGenerator<ServerMessage>;
+};
+
+export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: SessionRegistry): MonitorServiceImpl {
   const { view, logger } = deps;
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
   const defaultTimeoutMs = deps.defaultCommandTimeoutMs ?? 10_000;
   const maxTimeoutMs = deps.maxCommandTimeoutMs ?? 300_000;
   const maxSeriesRefs = deps.maxSeriesRefs ?? 20_000;
   const appendScrapes = deps.store !== undefined ? createScrapeAppender(deps.store) : undefined;
+  const maxBatchesInFlight = deps.maxBatchesInFlight ?? 8;
 
-  /** Reads the agent's messages until the stream ends; the session is closed when it does. */
-  async function readLoop(it: AsyncIterator<AgentMessage>, session: AgentSession, hostname: string): Promise<void> {
+  /**
+   * Reads the agent's messages until the stream ends; the session is closed when it does. When it ends
+   * with an error (a protocol error, undecodable bytes), the batches taken before are acked first.
+   */
+  async function readLoop(it: AsyncIterator<AgentInput>, session: AgentSession, hostname: string): Promise<void> {
     // This stream's refs (protocol 2); a new stream starts with an empty table.
     const refs = new SeriesRefTable(maxSeriesRefs, (metric, labels) => view.resolveSeries(hostname, metric, labels));
-    for (;;) {
-      const next = await it.next();
-      if (next.done === true || session.isClosed) return;
-      const kind = next.value.kind;
-      switch (kind.case) {
-        case 'batch': {
-          const input = fromBatch(kind.value);
-          // Definitions first, also in a resend that is dropped: later batches of the stream use them. A
-          // protocol error (unknown ref, ref out of range) ends the stream before anything is taken.
-          if (input.series.length > 0) refs.define(input.series);
-          const resolved = input.scrapes.length > 0 ? refs.resolveScrapes(input.scrapes) : undefined;
-          const previousSeq = view.lastSeq(hostname);
-          const result = view.ingest(hostname, { seq: input.seq, droppedTotal: input.droppedTotal, metrics: input.metrics, ...(resolved !== undefined ? { scrapes: resolved } : {}) });
-          deps.sampleLog.batch(hostname, kind.value.seq, kind.value.backlog, result, view.seriesCounts(hostname));
-          if (appendScrapes !== undefined && result.taken && result.accepted > 0) {
-            // The ack means durable: store first. On failure the batch is given back (the agent resends it).
-            try {
-              const stored = await appendScrapes(hostname, result.scrapes);
-              if (stored.accepted < result.accepted) logger.debug({ host: hostname, seq: kind.value.seq.toString(), refused: stored.rejected }, 'samples refused by the time-series store');
-            } catch (err) {
-              view.untake(hostname, kind.value.seq, previousSeq);
-              throw new FlotillaError(Code.UNAVAILABLE, `samples of ${hostname} could not be stored: ${FlotillaError.from(err).rawMessage}`, { cause: err });
-            }
+    // Acks in batch order, each once its batch is durable (an ack is cumulative: it also answers for
+    // every batch before it, even a resend's ack, which names the last seq taken).
+    let acks: Promise<void> = Promise.resolve();
+    let inFlight = 0;
+    /** The highest seq this stream took (to give back on a store failure). */
+    let lastTaken: bigint | undefined;
+    let failed = false;
+    const storeFailed = (err: unknown, previousSeq: bigint): void => {
+      failed = true;
+      // Given back: the agent resends this batch and the ones after it (none of them is acked).
+      if (lastTaken !== undefined) view.untake(hostname, lastTaken, previousSeq);
+      const fe = new FlotillaError(Code.UNAVAILABLE, `samples of ${hostname} could not be stored: ${FlotillaError.from(err).rawMessage}`, { cause: err });
+      if (!session.isClosed) logger.warn({ host: hostname, err: fe.message }, `stream from ${hostname} failed`);
+      session.close();
+    };
+    try {
+      await readMessages();
+    } catch (err) {
+      await acks;
+      throw err;
+    }
+
+    async function readMessages(): Promise<void> {
+      for (;;) {
+        const next = await it.next();
+        if (next.done === true || session.isClosed) {
+          await acks;
+          return;
+        }
+        const kind = next.value.kind;
+        switch (kind.case) {
+          case 'batch':
+          case 'decodedBatch': {
+            const input = kind.case === 'batch' ? fromBatch(kind.value) : kind.value;
+            // Definitions first, also in a resend that is dropped: later batches of the stream use them. A
+            // protocol error (unknown ref, ref out of range) ends the stream before anything is taken.
+            if (input.series.length > 0) refs.define(input.series);
+            const resolved = input.scrapes.length > 0 ? refs.resolveScrapes(input.scrapes) : undefined;
+            const previousSeq = view.lastSeq(hostname);
+            const result = view.ingest(hostname, { seq: input.seq, droppedTotal: input.droppedTotal, metrics: input.metrics, ...(resolved !== undefined ? { scrapes: resolved } : {}) });
+            if (result.taken) lastTaken = input.seq;
+            deps.sampleLog.batch(hostname, input.seq, input.backlog, result, view.seriesCounts(hostname));
+            // The ack means durable: the store takes the samples now (in batch order) and makes them durable
+            // later; the ack waits for that. On failure the batch is given back (the agent resends it).
+            const stored =
+              appendScrapes !== undefined && result.taken && result.accepted > 0
+                ? appendScrapes(hostname, result.scrapes).then(
+                    (r) => ({ r, err: undefined }),
+                    (err: unknown) => ({ r: undefined, err: err ?? new Error('store failed') }),
+                  )
+                : undefined;
+            const seq = input.seq;
+            inFlight += 1;
+            acks = acks
+              .then(async () => {
+                const s = stored === undefined ? undefined : await stored;
+                inFlight -= 1;
+                if (failed) return;
+                if (s?.err !== undefined) return storeFailed(s.err, previousSeq);
+                if (s?.r !== undefined && s.r.accepted < result.accepted) logger.debug({ host: hostname, seq: seq.toString(), refused: s.r.rejected }, 'samples refused by the time-series store');
+                session.ackBatch(result.ackSeq);
+                if (result.accepted > 0) deps.onSamples?.(hostname, result.scrapes);
+              })
+              .catch((err: unknown) => {
+                // Not the store (it answered): a listener of the samples failed. The stream ends, as on any failure.
+                failed = true;
+                if (!session.isClosed) logger.warn({ host: hostname, err: FlotillaError.from(err).message }, `stream from ${hostname} failed`);
+                session.close();
+              });
+            if (inFlight >= maxBatchesInFlight) await acks;
+            break;
           }
-          session.ackBatch(result.ackSeq);
-          if (result.accepted > 0) deps.onSamples?.(hostname, result.scrapes);
-          break;
+          case 'ack': {
+            view.touch(hostname);
+            const r: CommandResult = { id: kind.value.id, ok: kind.value.ok, message: kind.value.message, resultJson: kind.value.resultJson };
+            if (!session.commandAcked(r)) logger.debug({ host: hostname, id: r.id }, 'ack for no waiting command (late or unknown): ignored');
+            // Commands that change or read the config answer with it.
+            else if (r.ok) view.setReportedConfig(hostname, r.resultJson);
+            break;
+          }
+          case 'taskLog':
+            view.touch(hostname);
+            deps.tasks?.taskLog(session, fromTaskLog(kind.value));
+            break;
+          case 'taskResult':
+            view.touch(hostname);
+            deps.tasks?.taskResult(session, fromTaskResult(kind.value));
+            break;
+          case 'hello':
+            throw new FlotillaError(Code.INVALID_ARGUMENT, 'AgentHello sent twice on one stream');
+          default:
+            // An empty oneof or a kind from a newer agent (task events): ignored, as proto3 readers do.
+            view.touch(hostname);
+            logger.debug({ host: hostname }, 'agent message of an unknown kind: ignored');
         }
-        case 'ack': {
-          view.touch(hostname);
-          const r: CommandResult = { id: kind.value.id, ok: kind.value.ok, message: kind.value.message, resultJson: kind.value.resultJson };
-          if (!session.commandAcked(r)) logger.debug({ host: hostname, id: r.id }, 'ack for no waiting command (late or unknown): ignored');
-          // Commands that change or read the config answer with it.
-          else if (r.ok) view.setReportedConfig(hostname, r.resultJson);
-          break;
-        }
-        case 'taskLog':
-          view.touch(hostname);
-          deps.tasks?.taskLog(session, fromTaskLog(kind.value));
-          break;
-        case 'taskResult':
-          view.touch(hostname);
-          deps.tasks?.taskResult(session, fromTaskResult(kind.value));
-          break;
-        case 'hello':
-          throw new FlotillaError(Code.INVALID_ARGUMENT, 'AgentHello sent twice on one stream');
-        default:
-          // An empty oneof or a kind from a newer agent (task events): ignored, as proto3 readers do.
-          view.touch(hostname);
-          logger.debug({ host: hostname }, 'agent message of an unknown kind: ignored');
       }
     }
   }
 
-  return {
-    async *commandStream(requests: AsyncIterable<AgentMessage>, ctx: HandlerContext): AsyncIterable<ServerMessage> {
-      const it = requests[Symbol.asyncIterator]();
-      let hello: AgentHello;
-      try {
-        hello = checkHello(await firstMessage(it, helloTimeoutMs));
-      } catch (err) {
+  /** One agent stream: the same whichever transport serves it (ConnectRPC, or agent-stream.ts). */
+  async function* serveCommandStream(requests: AsyncIterable<AgentInput>, signal: AbortSignal): AsyncGenerator<ServerMessage> {
+    const it = requests[Symbol.asyncIterator]();
+    let hello: AgentHello;
+    try {
+      hello = checkHello(await firstMessage(it, helloTimeoutMs));
+    } catch (err) {
+      const fe = FlotillaError.from(err, Code.INVALID_ARGUMENT);
+      logger.warn({ err: fe.message }, 'agent stream refused');
+      release(it);
+      throw toConnectError(fe);
+    }
+    const hostname = hello.hostname;
+    if (!view.agentConnected({ hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq })) {
+      release(it);
+      throw toConnectError(new FlotillaError(Code.RESOURCE_EXHAUSTED, `the server already follows ${view.size} hosts; ${hostname} refused`));
+    }
+    const session = new AgentSession({ hostname, incarnation: hello.incarnation, labels: { ...hello.labels } });
+    const replaced = sessions.open(session);
+    logger.info(
+      { host: hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq.toString(), protocol: Math.min(Math.max(hello.protocol, 1), SERVER_PROTOCOL) },
+      `agent ${hostname} connected${replaced !== undefined ? ' (replacing its previous stream)' : ''}`,
+    );
+    deps.onHello?.(hostname);
+    deps.tasks?.sessionOpened(session);
+    session.sendWelcome(view.storedConfigJson(hostname), SERVER_PROTOCOL, maxSeriesRefs);
+    view.setReportedConfig(hostname, hello.configJson);
+    const onAbort = (): void => session.close();
+    if (signal.aborted) session.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const reading = readLoop(it, session, hostname).then(
+      () => session.close(),
+      (err: unknown) => {
         const fe = FlotillaError.from(err, Code.INVALID_ARGUMENT);
-        logger.warn({ err: fe.message }, 'agent stream refused');
-        release(it);
-        throw toConnectError(fe);
+        if (!session.isClosed) logger.warn({ host: hostname, err: fe.message }, `stream from ${hostname} failed`);
+        session.close(fe.code === Code.INVALID_ARGUMENT ? fe : undefined);
+      },
+    );
+    try {
+      for await (const out of session.outgoing()) yield toServerMessage(out, deps.serverVersion);
+    } catch (err) {
+      throw toConnectError(err);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      session.close();
+      if (sessions.remove(session)) {
+        deps.tasks?.sessionClosed(session);
+        view.agentDisconnected(hostname);
+        logger.info({ host: hostname }, `agent ${hostname} disconnected`);
       }
-      const hostname = hello.hostname;
-      if (!view.agentConnected({ hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq })) {
-        release(it);
-        throw toConnectError(new FlotillaError(Code.RESOURCE_EXHAUSTED, `the server already follows ${view.size} hosts; ${hostname} refused`));
-      }
-      const session = new AgentSession({ hostname, incarnation: hello.incarnation, labels: { ...hello.labels } });
-      const replaced = sessions.open(session);
-      logger.info(
-        { host: hostname, version: hello.version, incarnation: hello.incarnation, ackedSeq: hello.ackedSeq.toString(), protocol: Math.min(Math.max(hello.protocol, 1), SERVER_PROTOCOL) },
-        `agent ${hostname} connected${replaced !== undefined ? ' (replacing its previous stream)' : ''}`,
-      );
-      deps.onHello?.(hostname);
-      deps.tasks?.sessionOpened(session);
-      session.sendWelcome(view.storedConfigJson(hostname), SERVER_PROTOCOL, maxSeriesRefs);
-      view.setReportedConfig(hostname, hello.configJson);
-      const onAbort = (): void => session.close();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      const reading = readLoop(it, session, hostname).then(
-        () => session.close(),
-        (err: unknown) => {
-          const fe = FlotillaError.from(err, Code.INVALID_ARGUMENT);
-          if (!session.isClosed) logger.warn({ host: hostname, err: fe.message }, `stream from ${hostname} failed`);
-          session.close(fe.code === Code.INVALID_ARGUMENT ? fe : undefined);
-        },
-      );
-      try {
-        for await (const out of session.outgoing()) yield toServerMessage(out, deps.serverVersion);
-      } catch (err) {
-        throw toConnectError(err);
-      } finally {
-        ctx.signal.removeEventListener('abort', onAbort);
-        session.close();
-        if (sessions.remove(session)) {
-          deps.tasks?.sessionClosed(session);
-          view.agentDisconnected(hostname);
-          logger.info({ host: hostname }, `agent ${hostname} disconnected`);
-        }
-        release(it);
-        void reading;
-      }
+      release(it);
+      void reading;
+    }
+  }
+
+  return {
+    serveCommandStream,
+    commandStream(requests: AsyncIterable<AgentMessage>, ctx: HandlerContext): AsyncIterable<ServerMessage> {
+      return serveCommandStream(requests, ctx.signal);
     },
 
     async sendCommand(req) {
@@ -293,6 +364,7 @@ export function createMonitorServiceImpl(deps: MonitorServiceDeps, sessions: Ses
   };
 }
 
-export function registerMonitorService(router: ConnectRouter, impl: ServiceImpl<typeof MonitorService>): void {
-  router.service(MonitorService, impl);
+export function registerMonitorService(router: ConnectRouter, impl: MonitorServiceImpl): void {
+  const { serveCommandStream: _lean, ...connectImpl } = impl;
+  router.service(MonitorService, connectImpl);
 }

@@ -19,6 +19,8 @@ import { toTaskMessage } from './task-wire.js';
 export interface WireBatch {
   seq: bigint;
   droppedTotal: bigint;
+  /** Sent late (buffered while the agent was disconnected). */
+  backlog: boolean;
   /** Protocol 1: one Metric per sample. */
   metrics: BatchInput['metrics'];
   /** Protocol 2: definitions, then scrapes of refs (the arrays are the decoded ones, not copies). */
@@ -30,6 +32,7 @@ export function fromBatch(batch: MetricBatch): WireBatch {
   return {
     seq: batch.seq,
     droppedTotal: batch.droppedTotal,
+    backlog: batch.backlog,
     metrics: batch.metrics.map((m: Metric) => ({ timeMs: Number(m.timeMs), hostname: m.hostname, metric: m.metric, value: m.value, labels: m.labels })),
     series: batch.series.map((d) => ({ ref: d.ref, metric: d.metric, labels: d.labels })),
     scrapes: batch.scrapes.map((s) => ({ timeMs: Number(s.timeMs), refs: s.refs, values: s.values })),

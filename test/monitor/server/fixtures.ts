@@ -85,13 +85,19 @@ export interface TestMonitor {
   app: FastifyInstance;
 }
 
-/** The monitor server on free loopback ports, stopped by `t`. */
-export async function startMonitor(t: Cleanup, coord: Coord, options: Partial<MonitorServerOptions> = {}): Promise<TestMonitor> {
+/**
+ * The monitor server on free loopback ports, stopped by `t`. Agent streams are served as `flotilla server`
+ * serves them: the lean stream path in front of ConnectRPC; `transport: 'connect'` serves them with
+ * ConnectRPC only.
+ */
+export async function startMonitor(t: Cleanup, coord: Coord, options: Partial<MonitorServerOptions> & { transport?: 'lean' | 'connect' } = {}): Promise<TestMonitor> {
   const log = new LogCapture();
   const logger = createLogger({ name: 'server', level: 'debug', pretty: false, destination: log });
-  const monitor = createMonitorServer({ coord, logger, ...options });
+  const { transport = 'lean', ...monitorOptions } = options;
+  const monitor = createMonitorServer({ coord, logger, ...monitorOptions });
   const sessions = new Set<http2.ServerHttp2Session>();
-  const srv = http2.createServer({}, connectNodeAdapter({ grpc: true, connect: false, grpcWeb: false, readMaxBytes: 4 * 1024 * 1024, routes: (r) => monitor.registerGrpc(r) }));
+  const connect = connectNodeAdapter({ grpc: true, connect: false, grpcWeb: false, readMaxBytes: 4 * 1024 * 1024, routes: (r) => monitor.registerGrpc(r) });
+  const srv = http2.createServer({}, transport === 'connect' ? connect : (req, res) => void (monitor.streamHandler(req, res) || connect(req, res)));
   srv.on('session', (s) => {
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
@@ -156,6 +162,8 @@ export interface TestAgentOptions {
   noHello?: boolean;
   /** The protocol named in the hello. Default 2. */
   protocol?: number;
+  /** A deadline for the whole stream (grpc-timeout). Default: none. */
+  timeoutMs?: number;
 }
 
 /** A batch in the series-reference form (protocol 2): definitions, then scrapes of (ref, value) pairs. */
@@ -201,7 +209,7 @@ export class TestAgent {
     const onCommand = options.onCommand ?? ((c: Command): { ok: boolean; message: string; resultJson?: string } => ({ ok: true, message: `done ${c.action}` }));
     this.done = (async () => {
       try {
-        for await (const m of client.commandStream(this.outbox, { signal: this.abort.signal })) {
+        for await (const m of client.commandStream(this.outbox, { signal: this.abort.signal, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) })) {
           this.received.push(m);
           if (m.kind.case === 'command') {
             const c = m.kind.value;
