@@ -10,7 +10,7 @@ import { ClassicLevel } from 'classic-level';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
-import type { BodyDigests, ObjectBackend, WrittenBody } from '../backends/index.js';
+import { checkBlobName, type BodyDigests, type ObjectBackend, type WrittenBody } from '../backends/index.js';
 import { parseStoredMeta, type MetaDraft, type StoredMeta } from './blob-meta.js';
 
 export interface IndexedMeta extends StoredMeta {
@@ -51,6 +51,19 @@ export interface StageOptions {
 }
 
 export const DEFAULT_STAGE_TIMEOUT_MS = 120_000;
+/** How long a revert's marker refuses a later commit of the same (blob, version). */
+export const DEFAULT_REVERT_MARKER_TTL_MS = 10 * 60_000;
+/** Most revert markers kept (the oldest goes first beyond it). */
+export const DEFAULT_MAX_REVERT_MARKERS = 10_000;
+/** Longest version a revert accepts (versions are 28 characters, blob-meta.ts newVersion): bounds a marker's size. */
+const MAX_VERSION_CHARS = 128;
+
+export interface LocalReplicaOptions {
+  /** Default DEFAULT_REVERT_MARKER_TTL_MS. */
+  revertMarkerTtlMs?: number;
+  /** Default DEFAULT_MAX_REVERT_MARKERS. */
+  maxRevertMarkers?: number;
+}
 
 export interface LocalListItem {
   key?: string;
@@ -62,6 +75,8 @@ const SEP = '\0';
 const objKey = (bucket: string, key: string): Buffer => Buffer.from(`o${SEP}${bucket}${SEP}${key}`, 'utf8');
 const partKey = (blob: string): Buffer => Buffer.from(`p${SEP}${blob}`, 'utf8');
 const FF = Buffer.from([0xff]);
+/** A (blob, version) pair as one map key (NUL occurs in neither). */
+const versionKey = (blob: string, version: string): string => `${blob}${SEP}${version}`;
 
 export class LocalReplica {
   private readonly db: ClassicLevel<Buffer, string>;
@@ -69,12 +84,67 @@ export class LocalReplica {
   readonly damaged = new Set<string>();
   /** Staged writes waiting for their commit or abort, by id. */
   private readonly staged = new Map<string, StagedWrite>();
+  /**
+   * Commits publishing now, by (blob, version): a revert of that version waits for them, then removes
+   * what they published. Several entries per key are possible (two stages committed with one version).
+   */
+  private readonly committing = new Map<string, Set<Promise<unknown>>>();
+  /**
+   * Reverts seen, by (blob, version) -> expiry (ms): a commit of a reverted version that arrives later
+   * (a slow or delayed commit request) is refused. Insertion order = age: expired and, beyond the bound,
+   * oldest entries are dropped from the front. In memory only (see revert()).
+   */
+  private readonly reverted = new Map<string, number>();
+  private readonly revertTtlMs: number;
+  private readonly maxReverted: number;
 
   constructor(
     readonly backend: ObjectBackend,
     indexDir: string,
+    options: LocalReplicaOptions = {},
   ) {
     this.db = new ClassicLevel<Buffer, string>(indexDir, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
+    this.revertTtlMs = options.revertMarkerTtlMs ?? DEFAULT_REVERT_MARKER_TTL_MS;
+    this.maxReverted = options.maxRevertMarkers ?? DEFAULT_MAX_REVERT_MARKERS;
+    if (!(this.revertTtlMs > 0)) throw new FlotillaError(Code.INVALID_ARGUMENT, `revertMarkerTtlMs must be > 0 (got ${String(options.revertMarkerTtlMs)})`);
+    if (!Number.isSafeInteger(this.maxReverted) || this.maxReverted < 1) throw new FlotillaError(Code.INVALID_ARGUMENT, `maxRevertMarkers must be a whole number >= 1 (got ${String(options.maxRevertMarkers)})`);
+  }
+
+  /** How many revert markers are held now (expired ones dropped first). */
+  revertMarkers(): number {
+    this.expireMarkers(Date.now());
+    return this.reverted.size;
+  }
+
+  /** True when a revert of (blob, version) was seen and its marker has not expired. */
+  wasReverted(blob: string, version: string): boolean {
+    const k = versionKey(blob, version);
+    const until = this.reverted.get(k);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.reverted.delete(k);
+    return false;
+  }
+
+  private expireMarkers(now: number): void {
+    for (const [k, until] of this.reverted) {
+      if (until > now) break;
+      this.reverted.delete(k);
+    }
+  }
+
+  private markReverted(blob: string, version: string): void {
+    const now = Date.now();
+    const k = versionKey(blob, version);
+    // Re-inserted at the back: its age (and its place in the eviction order) is this revert's.
+    this.reverted.delete(k);
+    this.expireMarkers(now);
+    while (this.reverted.size >= this.maxReverted) {
+      const oldest = this.reverted.keys().next().value;
+      if (oldest === undefined) break;
+      this.reverted.delete(oldest);
+    }
+    this.reverted.set(k, now + this.revertTtlMs);
   }
 
   async start(): Promise<void> {
@@ -161,13 +231,31 @@ export class LocalReplica {
           const want = w.crc32 !== undefined ? `CRC32 ${meta.crc32 ?? '(none)'}` : `SHA-256 ${meta.sha256}`;
           throw new FlotillaError(Code.INVALID_ARGUMENT, `replica of ${blob} received ${w.size} bytes with ${got}; the writer committed ${meta.size} bytes with ${want}`);
         }
+        // From here to the registration below nothing awaits: a revert of this version either came
+        // before (its marker refuses this commit) or comes after (it waits for this commit to finish).
+        if (this.wasReverted(blob, meta.version)) {
+          await staged.abort(new FlotillaError(Code.FAILED_PRECONDITION, `version ${meta.version} of ${blob} was reverted`));
+          throw new FlotillaError(Code.FAILED_PRECONDITION, `version ${meta.version} of ${blob} was reverted here (its write failed its quorum); the commit is refused and nothing was published`);
+        }
         state = 'committing';
         forget();
         decide.publish(JSON.stringify(meta));
-        await done;
-        await this.index(blob, meta);
-        this.damaged.delete(blob);
-        state = 'done';
+        const publishing = (async () => {
+          await done;
+          await this.index(blob, meta);
+          this.damaged.delete(blob);
+        })();
+        const k = versionKey(blob, meta.version);
+        const inFlight = this.committing.get(k) ?? new Set<Promise<unknown>>();
+        inFlight.add(publishing);
+        this.committing.set(k, inFlight);
+        try {
+          await publishing;
+        } finally {
+          inFlight.delete(publishing);
+          if (inFlight.size === 0 && this.committing.get(k) === inFlight) this.committing.delete(k);
+          state = 'done';
+        }
         return meta;
       },
       abort: async (reason) => {
@@ -193,9 +281,18 @@ export class LocalReplica {
 
   /**
    * Undoes a committed write whose quorum failed: removes the replica when it still holds `version`
-   * (the replicator then restores whatever version the other holders have).
+   * (the replicator then restores whatever version the other holders have). A revert wins over a commit
+   * of the same version whatever their order: it leaves a marker (bounded table, expiring after
+   * revertMarkerTtlMs) that refuses a commit of this version arriving later, and waits for a commit of it
+   * already publishing, then removes what it published. Markers live in memory: across a restart none
+   * is needed, for staged writes do not survive one (a commit arriving after it finds no stage).
    */
   async revert(blob: string, version: string): Promise<boolean> {
+    checkBlobName(blob);
+    if (typeof version !== 'string' || version.length === 0 || version.length > MAX_VERSION_CHARS) throw new FlotillaError(Code.INVALID_ARGUMENT, `a version to revert is 1-${MAX_VERSION_CHARS} characters`);
+    this.markReverted(blob, version);
+    const inFlight = this.committing.get(versionKey(blob, version));
+    if (inFlight !== undefined) await Promise.allSettled([...inFlight]);
     const m = await this.head(blob).catch(() => undefined);
     if (m === undefined || m.version !== version) return false;
     await this.remove(blob, m);

@@ -7,10 +7,13 @@
  *                                         received (verify: 'crc32'), or its SHA-256 ({stage, size,
  *                                         sha256}) for a writer that did not ask (older versions)
  *   POST /internal/objects/stages/:id/commit   phase 2: x-flotilla-meta: base64url JSON StoredMeta
- *                                         -> JSON StoredMeta once published (fsynced, renamed, indexed)
+ *                                         -> JSON StoredMeta once published (fsynced, renamed, indexed);
+ *                                         409 FAILED_PRECONDITION (stage dropped) when this version was
+ *                                         reverted here first
  *   DELETE /internal/objects/stages/:id  drops a staged write (a staged write also times out)
  *   POST /internal/objects/revert/:blob?version=V   removes the replica if it holds version V (a commit
- *                                         whose quorum failed is undone)
+ *                                         whose quorum failed is undone); waits for a commit of V in
+ *                                         flight and refuses later ones (LocalReplica.revert)
  *   GET  /internal/objects/blobs/:blob?start=&end=   the bytes; x-flotilla-meta: StoredMeta
  *   GET  /internal/objects/heads/:blob   JSON StoredMeta, 404 when missing or damaged
  *   DELETE /internal/objects/blobs/:blob
