@@ -10,8 +10,8 @@
  * return undefined for a message with unknown fields, a negative or unsafe 64-bit integer, a field
  * with an unexpected wire type, a repeated sub-message field, invalid UTF-8, or malformed bytes.
  */
-import { isUtf8 } from 'node:buffer';
 import type { DescMessage } from '@bufbuild/protobuf';
+import { PROTO_FALLBACK, ProtoReader } from '../../core/proto-reader.js';
 import {
   type Consistency,
   GetRequestSchema,
@@ -53,7 +53,7 @@ type Init<T> = { [K in keyof T]?: T[K] | undefined };
 const EMPTY = new Uint8Array(0);
 
 /** Thrown inside an encoder or decoder to fall back to the generic codec. */
-const FALLBACK = new Error('kv codecs: use the generic codec'); // one instance: thrown often, no stack needed
+const FALLBACK = PROTO_FALLBACK;
 
 function varintSize(n: number): number {
   let size = 1;
@@ -322,64 +322,6 @@ const encodeReadResponse = encoder<ReadResponse>((m) => {
 // ---------------------------------------------------------------------------------------------------
 // Decoding.
 
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-  /** A varint as a number; FALLBACK past 2^53 (a negative int32/int64) or past the end. */
-  varint(): number {
-    const buf = this.buf;
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      if (this.pos >= this.end) throw FALLBACK;
-      const b = buf[this.pos++] as number;
-      result += (b & 127) * mul;
-      if (b < 128) {
-        if (result > Number.MAX_SAFE_INTEGER) throw FALLBACK;
-        return result;
-      }
-      mul *= 128;
-    }
-    throw FALLBACK;
-  }
-  uint32(): number {
-    const n = this.varint();
-    if (n > 0xffffffff) throw FALLBACK;
-    return n;
-  }
-  /** The bounds of a length-delimited field's contents. */
-  span(): number {
-    const len = this.varint();
-    const end = this.pos + len;
-    if (end > this.end) throw FALLBACK;
-    return end;
-  }
-  bytes(): Uint8Array {
-    const end = this.span();
-    const out = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return out;
-  }
-  string(): string {
-    const end = this.span();
-    const slice = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    if (slice.length === 0) return '';
-    if (!isUtf8(slice)) throw FALLBACK;
-    return Buffer.from(slice.buffer, slice.byteOffset, slice.length).toString('utf8');
-  }
-  /** The next tag as [field, wire type]; the expected wire type is checked by `want`. */
-  tag(): number {
-    return this.varint();
-  }
-}
-
 /** An enum value (int32 on the wire); a negative one (10-byte varint) is left to the generic codec. */
 function enumValue(n: number): Consistency {
   if (n > 0x7fffffff) throw FALLBACK;
@@ -390,10 +332,10 @@ function want(tag: number, wireType: number): void {
   if ((tag & 7) !== wireType) throw FALLBACK;
 }
 
-function decodeVersion(r: Reader, end: number): KvVersion {
+function decodeVersion(r: ProtoReader, end: number): KvVersion {
   const v: KvVersion = { $typeName: 'flotilla.v1.KvVersion', wallMs: 0n, logical: 0, node: '' };
   while (r.pos < end) {
-    const tag = r.tag();
+    const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
         want(tag, 0);
@@ -415,10 +357,10 @@ function decodeVersion(r: Reader, end: number): KvVersion {
   return v;
 }
 
-function decodeEntry(r: Reader, end: number): KvEntry {
+function decodeEntry(r: ProtoReader, end: number): KvEntry {
   const e: KvEntry = { $typeName: 'flotilla.v1.KvEntry', key: EMPTY, value: EMPTY, tombstone: false, expiresAtMs: 0n };
   while (r.pos < end) {
-    const tag = r.tag();
+    const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
         want(tag, 2);
@@ -431,7 +373,7 @@ function decodeEntry(r: Reader, end: number): KvEntry {
       case 3: {
         want(tag, 2);
         if (e.version !== undefined) throw FALLBACK; // a repeated sub-message merges: the generic codec does that
-        e.version = decodeVersion(r, r.span());
+        e.version = decodeVersion(r, r.delimited());
         break;
       }
       case 4:
@@ -450,10 +392,10 @@ function decodeEntry(r: Reader, end: number): KvEntry {
   return e;
 }
 
-function decoder<T>(fn: (r: Reader) => T): (bytes: Uint8Array) => T | undefined {
+function decoder<T>(fn: (r: ProtoReader) => T): (bytes: Uint8Array) => T | undefined {
   return (bytes) => {
     try {
-      return fn(new Reader(bytes, 0, bytes.length));
+      return fn(new ProtoReader(bytes, 0, bytes.length));
     } catch (err) {
       if (err === FALLBACK) return undefined;
       throw err;
@@ -464,7 +406,7 @@ function decoder<T>(fn: (r: Reader) => T): (bytes: Uint8Array) => T | undefined 
 const decodePutRequest = decoder<PutRequest>((r) => {
   const m: PutRequest = { $typeName: 'flotilla.v1.PutRequest', key: EMPTY, value: EMPTY, ttlMs: 0n, consistency: 0, replicas: 0 };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
         want(tag, 2);
@@ -496,12 +438,12 @@ const decodePutRequest = decoder<PutRequest>((r) => {
 const decodePutResponse = decoder<PutResponse>((r) => {
   const m: PutResponse = { $typeName: 'flotilla.v1.PutResponse', acks: 0 };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
         want(tag, 2);
         if (m.version !== undefined) throw FALLBACK;
-        m.version = decodeVersion(r, r.span());
+        m.version = decodeVersion(r, r.delimited());
         break;
       case 2:
         want(tag, 0);
@@ -517,7 +459,7 @@ const decodePutResponse = decoder<PutResponse>((r) => {
 const decodeGetRequest = decoder<GetRequest>((r) => {
   const m: GetRequest = { $typeName: 'flotilla.v1.GetRequest', key: EMPTY, consistency: 0, replicas: 0 };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
         want(tag, 2);
@@ -541,7 +483,7 @@ const decodeGetRequest = decoder<GetRequest>((r) => {
 const decodeGetResponse = decoder<GetResponse>((r) => {
   const m: GetResponse = { $typeName: 'flotilla.v1.GetResponse', found: false, value: EMPTY, expiresAtMs: 0n, answered: 0, repaired: 0 };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
         want(tag, 0);
@@ -554,7 +496,7 @@ const decodeGetResponse = decoder<GetResponse>((r) => {
       case 3:
         want(tag, 2);
         if (m.version !== undefined) throw FALLBACK;
-        m.version = decodeVersion(r, r.span());
+        m.version = decodeVersion(r, r.delimited());
         break;
       case 4:
         want(tag, 0);
@@ -578,11 +520,11 @@ const decodeGetResponse = decoder<GetResponse>((r) => {
 const decodeReplicateRequest = decoder<ReplicateRequest>((r) => {
   const m: ReplicateRequest = { $typeName: 'flotilla.v1.ReplicateRequest', entries: [], from: '' };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
         want(tag, 2);
-        m.entries.push(decodeEntry(r, r.span()));
+        m.entries.push(decodeEntry(r, r.delimited()));
         break;
       case 2:
         want(tag, 2);
@@ -598,7 +540,7 @@ const decodeReplicateRequest = decoder<ReplicateRequest>((r) => {
 const decodeReplicateResponse = decoder<ReplicateResponse>((r) => {
   const m: ReplicateResponse = { $typeName: 'flotilla.v1.ReplicateResponse', applied: 0 };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     if (tag >>> 3 !== 1) throw FALLBACK;
     want(tag, 0);
     m.applied = r.uint32();
@@ -609,7 +551,7 @@ const decodeReplicateResponse = decoder<ReplicateResponse>((r) => {
 const decodeReadRequest = decoder<ReadRequest>((r) => {
   const m: ReadRequest = { $typeName: 'flotilla.v1.ReadRequest', keys: [] };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     if (tag >>> 3 !== 1) throw FALLBACK;
     want(tag, 2);
     m.keys.push(r.bytes());
@@ -620,13 +562,13 @@ const decodeReadRequest = decoder<ReadRequest>((r) => {
 const decodeReadResponse = decoder<ReadResponse>((r) => {
   const m: ReadResponse = { $typeName: 'flotilla.v1.ReadResponse', results: [] };
   while (r.pos < r.end) {
-    const tag = r.tag();
+    const tag = r.varint();
     if (tag >>> 3 !== 1) throw FALLBACK;
     want(tag, 2);
-    const end = r.span();
+    const end = r.delimited();
     const res: ReadResult = { $typeName: 'flotilla.v1.ReadResult', found: false };
     while (r.pos < end) {
-      const t = r.tag();
+      const t = r.varint();
       switch (t >>> 3) {
         case 1:
           want(t, 0);
@@ -635,7 +577,7 @@ const decodeReadResponse = decoder<ReadResponse>((r) => {
         case 2:
           want(t, 2);
           if (res.entry !== undefined) throw FALLBACK;
-          res.entry = decodeEntry(r, r.span());
+          res.entry = decodeEntry(r, r.delimited());
           break;
         default:
           throw FALLBACK;

@@ -9,83 +9,19 @@
  */
 import { endianness } from 'node:os';
 import type { WireBatch } from './wire-convert.js';
+import { PROTO_FALLBACK, ProtoReader } from '../../core/proto-reader.js';
 
 /** A batch decoded by decodeAgentBatch, as the stream reads it beside AgentMessages. */
 export interface DecodedBatchMessage {
   kind: { case: 'decodedBatch'; value: WireBatch };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const littleEndian = endianness() === 'LE';
 
 /** Thrown inside the decoder to give up (caught in decodeAgentBatch). */
-const GIVE_UP = new Error('not decoded here');
+const GIVE_UP = PROTO_FALLBACK;
 
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  /** A varint below 2^53 (longer ones give up). */
-  varint(): number {
-    const buf = this.buf;
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      if (this.pos >= this.end) throw GIVE_UP;
-      const b = buf[this.pos++]!;
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) {
-        if (result > Number.MAX_SAFE_INTEGER) throw GIVE_UP;
-        return result;
-      }
-      mul *= 128;
-    }
-    throw GIVE_UP;
-  }
-
-  /** The end of a length-delimited field starting here. */
-  delimited(): number {
-    const len = this.varint();
-    const end = this.pos + len;
-    if (end > this.end) throw GIVE_UP;
-    return end;
-  }
-
-  string(): string {
-    const end = this.delimited();
-    const s = this.pos === end ? '' : utf8.decode(this.buf.subarray(this.pos, end));
-    this.pos = end;
-    return s;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2:
-        this.pos = this.delimited();
-        return;
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw GIVE_UP;
-    }
-    if (this.pos > this.end) throw GIVE_UP;
-  }
-}
-
-function seriesDef(r: Reader, end: number): WireBatch['series'][number] {
+function seriesDef(r: ProtoReader, end: number): WireBatch['series'][number] {
   let ref = 0;
   let metric = '';
   const labels: Record<string, string> = {};
@@ -117,7 +53,7 @@ function seriesDef(r: Reader, end: number): WireBatch['series'][number] {
   return { ref, metric, labels };
 }
 
-function packedDoubles(r: Reader, end: number): Float64Array {
+function packedDoubles(r: ProtoReader, end: number): Float64Array {
   const bytes = end - r.pos;
   if (bytes % 8 !== 0) throw GIVE_UP;
   const n = bytes / 8;
@@ -134,7 +70,7 @@ function packedDoubles(r: Reader, end: number): Float64Array {
   return out;
 }
 
-function scrape(r: Reader, end: number): WireBatch['scrapes'][number] {
+function scrape(r: ProtoReader, end: number): WireBatch['scrapes'][number] {
   let timeMs = 0;
   let refs: Uint32Array | number[] = new Uint32Array(0);
   let values: Float64Array | number[] = new Float64Array(0);
@@ -190,7 +126,7 @@ function mergeValues(a: Float64Array | number[], b: ArrayLike<number>): Float64A
  */
 export function decodeAgentBatch(frame: Uint8Array): WireBatch | undefined {
   try {
-    const top = new Reader(frame, 0, frame.length);
+    const top = new ProtoReader(frame, 0, frame.length);
     let batchStart = -1;
     let batchEnd = -1;
     while (top.pos < top.end) {
@@ -202,7 +138,7 @@ export function decodeAgentBatch(frame: Uint8Array): WireBatch | undefined {
       top.pos = batchEnd;
     }
     if (batchStart < 0) return undefined;
-    const r = new Reader(frame, batchStart, batchEnd);
+    const r = new ProtoReader(frame, batchStart, batchEnd);
     const out: WireBatch = { seq: 0n, droppedTotal: 0n, backlog: false, metrics: [], series: [], scrapes: [] };
     while (r.pos < batchEnd) {
       const tag = r.varint();
