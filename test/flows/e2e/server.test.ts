@@ -13,7 +13,8 @@ function startServer(t: Cleanup, extra: (p: (n: string) => number) => string[], 
   );
 }
 
-describe('flotilla flow against a real server', () => {
+// The cases share nothing (each its own server, store and data dir): two run at a time.
+describe('flotilla flow against a real server', { concurrency: 2 }, () => {
   it('validate prints FILE:LINE:COL for a bad spec and exits 2', async (t) => {
     const dir = await tempDir(t);
     const file = join(dir, 'bad.yaml');

@@ -145,7 +145,8 @@ async function acceptance(t: Cleanup, server: Server, opts: { restartServer: boo
   assert.ok(a.running && b.running);
 }
 
-describe('monitoring acceptance (real processes)', () => {
+// The two cases share nothing (each its own store, server and agents): they run at the same time.
+describe('monitoring acceptance (real processes)', { concurrency: 2 }, () => {
   it('embedded store: stream, command, heartbeats, kill -9, bad input, server restart', { timeout: 180_000 }, async (t) => {
     const server = await startMonitorServer(t);
     await acceptance(t, server, { restartServer: true });
