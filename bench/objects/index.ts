@@ -8,7 +8,8 @@
  *     goal >= 70%;
  *   - 4 KiB objects, 8 clients: PUT and GET ops/s (p50/p99), beside 4 KiB files written + fsynced by 8
  *     writers (/3 for three replicas), which is a reference, not a goal.
- * Everything started is stopped at the end, on error and on Ctrl-C.
+ * Everything started is stopped at the end, on error and on Ctrl-C. `--part timeline` (timeline.ts) and
+ * `--part path` (get-path.ts) take a large GET apart instead.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -21,6 +22,8 @@ import { checkBuild } from '../coord/peers.js';
 import { fmt, percentile, ratio, table } from '../coord/stats.js';
 import { loopbackOnce, smallWriteLimit, startLoopbackSender, writeFsync } from './limits.js';
 import { ObjectHttpClient, runOps } from './load.js';
+import { runGetPath } from './get-path.js';
+import { runTimeline } from './timeline.js';
 
 const MiB = 1024 * 1024;
 
@@ -37,6 +40,8 @@ const USAGE = `usage: npm run bench -- objects [--quick] [--large N] [--size-mib
   --size-mib N    size of a large object (default 64)
   --clients N     concurrent clients of the 4 KiB loads (default 8)
   --seconds N     seconds of each 4 KiB load (default 10)
+  --part timeline where a large GET's time goes: headers, first byte, streaming rate (--rounds N, default 9)
+  --part path     the GET's response path alone (no cluster): variants of reader and reply beside loopback
   --help          this text
 Needs dist/ built (npx tsc -p tsconfig.build.json).`;
 
@@ -46,10 +51,12 @@ interface Options {
   clients: number;
   seconds: number;
   smallBytes: number;
+  part: 'all' | 'timeline' | 'path';
+  rounds: number;
 }
 
 function parse(args: readonly string[]): Options | undefined {
-  const o: Options = { large: 6, sizeMiB: 64, clients: 8, seconds: 10, smallBytes: 4096 };
+  const o: Options = { large: 6, sizeMiB: 64, clients: 8, seconds: 10, smallBytes: 4096, part: 'all', rounds: 9 };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const num = (): number => {
@@ -63,6 +70,12 @@ function parse(args: readonly string[]): Options | undefined {
     else if (a === '--size-mib') o.sizeMiB = num();
     else if (a === '--clients') o.clients = num();
     else if (a === '--seconds') o.seconds = num();
+    else if (a === '--rounds') o.rounds = num();
+    else if (a === '--part') {
+      const p = args[++i];
+      if (p !== 'all' && p !== 'timeline' && p !== 'path') throw new FlotillaError(Code.INVALID_ARGUMENT, `bench objects: --part is all, timeline or path (got ${String(p)})`);
+      o.part = p;
+    }
     else throw new FlotillaError(Code.INVALID_ARGUMENT, `bench objects: unknown flag ${String(a)}\n${USAGE}`);
   }
   return o;
@@ -78,6 +91,14 @@ export async function runObjectsBench(args: readonly string[]): Promise<void> {
   }
   const warning = await checkBuild();
   if (warning !== undefined) process.stderr.write(`${warning}\n`);
+  if (o.part === 'path') {
+    await runGetPath(o.rounds, o.sizeMiB);
+    return;
+  }
+  if (o.part === 'timeline') {
+    await runTimeline(o.rounds, o.sizeMiB);
+    return;
+  }
   const owner = new BenchCleanup();
   owner.installSignalHandlers();
   const loadStart = loadavg();

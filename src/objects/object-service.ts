@@ -46,6 +46,11 @@ export interface GetObjectInput {
   key: string;
   /** Inclusive byte range. */
   range?: { start: number; end: number };
+  /**
+   * Instead of `range`: decides it from the object's metadata once that is known, before anything is
+   * read (one look-up for conditional and suffix-range requests); a throw fails the call with that error.
+   */
+  rangeFor?: (meta: ObjectMeta) => { start: number; end: number } | undefined;
 }
 
 export interface ListObjectsInput {

@@ -71,6 +71,17 @@ export interface PutBlobOptions {
   digests?: BodyDigests;
 }
 
+/** A check of the bytes read, fed chunk by chunk; `end` answers an error when they are not the blob's. */
+export interface BodyCheck {
+  update(chunk: Buffer): void;
+  end(): Error | undefined;
+}
+
+export interface GetBlobOptions {
+  /** The check of this blob's bytes, from its head (undefined: none). */
+  check?: (head: BlobHead) => BodyCheck | undefined;
+}
+
 export interface ObjectBackend {
   readonly kind: 'dir' | 's3';
   /** Human-readable location (a path, or s3://host/bucket without credentials). */
@@ -80,8 +91,12 @@ export interface ObjectBackend {
   stop(): Promise<void>;
   /** Streams `body` into the blob `name`, replacing any previous one atomically. */
   put(name: string, body: Readable, options: PutBlobOptions): Promise<WrittenBody>;
-  /** NOT_FOUND when missing. `range` is inclusive and must lie inside the body. */
-  get(name: string, range?: { start: number; end: number }): Promise<{ head: BlobHead; body: Readable }>;
+  /**
+   * NOT_FOUND when missing. `range` is inclusive and must lie inside the body. With `options.check`, a
+   * backend that can checks the bytes in its own read loop (`checked: true` in the answer); otherwise the
+   * caller checks them itself.
+   */
+  get(name: string, range?: { start: number; end: number }, options?: GetBlobOptions): Promise<{ head: BlobHead; body: Readable; checked?: boolean }>;
   /** undefined when missing. */
   head(name: string): Promise<BlobHead | undefined>;
   /** Removing a missing blob succeeds. */

@@ -4,13 +4,12 @@
  * it, renames it into place and fsyncs the directory: a reader sees the old blob or the new one, never a
  * part. Temporary files left by a crash are removed at start.
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
-import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
+import { checkBlobName, checkRange, type BlobHead, type BodyCheck, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
 import { ALL_DIGESTS, BodyHasher, decodeFooter, encodeTrailer, FOOTER_BYTES } from './blob-format.js';
 
 export interface DirBackendOptions {
@@ -40,11 +39,83 @@ async function writevAll(fh: FileHandle, bufs: Buffer[], bytes: number): Promise
   }
 }
 
+/** Bytes per read of a blob's body: few reads and stream turns per object, one read ahead of the consumer. */
+export const READ_BYTES = 2 * 1024 * 1024;
+
+/**
+ * A blob's body as one stream stage: reads of READ_BYTES from the open file (positional, so the handle's
+ * offset does not matter), each checked by `check` in the same turn (after it is handed on). The last chunk is held back until
+ * the check passed: a consumer of a bad replica never sees the whole body, the stream errors instead.
+ * Closes the file when it ends or is destroyed.
+ */
+class FileBody extends Readable {
+  private pos: number;
+
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+    private readonly end: number,
+    private readonly check: BodyCheck | undefined,
+  ) {
+    // Room for two reads: the next one is in flight while the consumer (a socket) takes the last.
+    super({ highWaterMark: 2 * READ_BYTES });
+    this.pos = start;
+  }
+
+  override _read(): void {
+    const n = Math.min(READ_BYTES, this.end - this.pos);
+    if (n <= 0) {
+      this.finish();
+      return;
+    }
+    const buf = Buffer.allocUnsafeSlow(n);
+    this.fh.read(buf, 0, n, this.pos).then(
+      ({ bytesRead }) => {
+        if (this.destroyed) return;
+        if (bytesRead === 0) {
+          this.destroy(new FlotillaError(Code.INTERNAL, `blob file ended ${this.end - this.pos} bytes early`));
+          return;
+        }
+        const chunk = bytesRead < n ? buf.subarray(0, bytesRead) : buf;
+        this.pos += bytesRead;
+        if (this.pos >= this.end) {
+          this.check?.update(chunk);
+          const e = this.check?.end();
+          if (e !== undefined) {
+            this.destroy(e);
+            return;
+          }
+          this.push(chunk);
+          this.push(null);
+          return;
+        }
+        // Handed on first (a socket sends it while the check runs), checked in the same turn.
+        this.push(chunk);
+        this.check?.update(chunk);
+      },
+      (err: unknown) => this.destroy(err as Error),
+    );
+  }
+
+  private finish(): void {
+    const e = this.check?.end();
+    if (e !== undefined) this.destroy(e);
+    else this.push(null);
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.fh.close().then(
+      () => cb(err),
+      () => cb(err),
+    );
+  }
+}
+
 export function createDirBackend(options: DirBackendOptions): ObjectBackend {
   const root = resolve(options.path);
   /** Bytes written between two early fdatasyncs of a blob being written. */
   const FLUSH_BYTES = 8 * 1024 * 1024;
-  /** Read and write buffer size: large reads and writes, few system calls and stream turns per object. */
+  /** Write batch size: large writes, few system calls per object (reads: READ_BYTES). */
   const IO_BYTES = 1024 * 1024;
   const blobs = join(root, 'blobs');
   const tmp = join(root, 'tmp');
@@ -55,23 +126,33 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
     return p;
   };
 
-  async function readHead(file: string): Promise<(BlobHead & { stored: number }) | undefined> {
-    let fh;
+  /** The head of an open blob file (INTERNAL when its footer is not one). */
+  async function headOf(fh: FileHandle): Promise<BlobHead & { stored: number }> {
+    const { size: stored } = await fh.stat();
+    if (stored < FOOTER_BYTES) throw new FlotillaError(Code.INTERNAL, 'blob is shorter than its footer');
+    const footer = Buffer.alloc(FOOTER_BYTES);
+    await fh.read(footer, 0, FOOTER_BYTES, stored - FOOTER_BYTES);
+    const metaLen = decodeFooter(footer, stored);
+    const meta = Buffer.alloc(metaLen);
+    await fh.read(meta, 0, metaLen, stored - FOOTER_BYTES - metaLen);
+    return { size: stored - FOOTER_BYTES - metaLen, meta: meta.toString('utf8'), stored };
+  }
+
+  /** Opens a blob file for reading; undefined when it does not exist. */
+  async function openBlob(file: string): Promise<FileHandle | undefined> {
     try {
-      fh = await open(file, 'r');
+      return await open(file, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async function readHead(file: string): Promise<(BlobHead & { stored: number }) | undefined> {
+    const fh = await openBlob(file);
+    if (fh === undefined) return undefined;
     try {
-      const { size: stored } = await fh.stat();
-      if (stored < FOOTER_BYTES) throw new FlotillaError(Code.INTERNAL, 'blob is shorter than its footer');
-      const footer = Buffer.alloc(FOOTER_BYTES);
-      await fh.read(footer, 0, FOOTER_BYTES, stored - FOOTER_BYTES);
-      const metaLen = decodeFooter(footer, stored);
-      const meta = Buffer.alloc(metaLen);
-      await fh.read(meta, 0, metaLen, stored - FOOTER_BYTES - metaLen);
-      return { size: stored - FOOTER_BYTES - metaLen, meta: meta.toString('utf8'), stored };
+      return await headOf(fh);
     } finally {
       await fh.close();
     }
@@ -174,18 +255,26 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
       }
     },
 
-    async get(name, range) {
+    async get(name, range, options) {
       const file = fileOf(name);
-      const head = await readHead(file);
-      if (head === undefined) throw new FlotillaError(Code.NOT_FOUND, `blob ${name} not found`);
-      checkRange(range, head.size);
-      if (head.size === 0) {
-        const { Readable: R } = await import('node:stream');
-        return { head: { size: 0, meta: head.meta }, body: R.from([]) };
+      // One open for the head and the body: the body read is the version whose head was read, even when
+      // a newer one is renamed into place meanwhile.
+      const fh = await openBlob(file);
+      if (fh === undefined) throw new FlotillaError(Code.NOT_FOUND, `blob ${name} not found`);
+      let head: BlobHead;
+      let check: BodyCheck | undefined;
+      try {
+        head = await headOf(fh);
+        checkRange(range, head.size);
+        check = options?.check?.(head);
+      } catch (err) {
+        await fh.close();
+        throw err;
       }
       const start = range?.start ?? 0;
       const end = range?.end ?? head.size - 1;
-      return { head: { size: head.size, meta: head.meta }, body: createReadStream(file, { start, end, highWaterMark: IO_BYTES }) };
+      const body = new FileBody(fh, start, end + 1, check);
+      return { head: { size: head.size, meta: head.meta }, body, checked: true };
     },
 
     async head(name) {

@@ -129,10 +129,14 @@ function checkConditions(r: S3Request, meta: ObjectMeta): void {
 export async function getObject(r: S3Request): Promise<FastifyReply> {
   const { bucket, key } = requireKey(r);
   if (r.query.has('partNumber')) throw new S3Error('NotImplemented', 'GetObject with partNumber is not implemented');
-  const head = await r.ctx.service.headObject(bucket, key).catch(async (e: unknown) => Promise.reject(await notFound(r, bucket, e, 'object')));
-  checkConditions(r, head);
-  const range = parseRange(header(r.request, 'range'), head.size);
-  const { meta, body } = await r.ctx.service.getObject({ bucket, key, ...(range !== undefined ? { range } : {}) }).catch(async (e: unknown) => Promise.reject(await notFound(r, bucket, e, 'object')));
+  // One look-up: the conditions and the range are decided on the version that is then read.
+  let range: ReturnType<typeof parseRange>;
+  const rangeFor = (m: ObjectMeta): ReturnType<typeof parseRange> => {
+    checkConditions(r, m);
+    range = parseRange(header(r.request, 'range'), m.size);
+    return range;
+  };
+  const { meta, body } = await r.ctx.service.getObject({ bucket, key, rangeFor }).catch(async (e: unknown) => Promise.reject(await notFound(r, bucket, e, 'object')));
   setObjectHeaders(r, meta);
   if (range !== undefined) {
     const end = Math.min(range.end, meta.size - 1);

@@ -26,6 +26,11 @@ export class BucketRegistry {
     return info;
   }
 
+  /** The last value get() or create() saw (no look-up; undefined when none). */
+  cached(name: string): BucketInfo | undefined {
+    return this.cache.get(name);
+  }
+
   /** NOT_FOUND when missing. Falls back on the cached value when the store cannot be reached. */
   async get(name: string): Promise<BucketInfo> {
     checkBucketName(name);

@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { checkBlobName, type BodyDigests, type ObjectBackend, type WrittenBody } from '../backends/index.js';
 import { parseStoredMeta, type MetaDraft, type StoredMeta } from './blob-meta.js';
+import { bodyCheckFor, VerifyingStream } from './streams.js';
 
 export interface IndexedMeta extends StoredMeta {
   blob: string;
@@ -332,10 +333,27 @@ export class LocalReplica {
     return h === undefined ? undefined : parseStoredMeta(h.meta);
   }
 
-  async read(blob: string, range?: { start: number; end: number }): Promise<{ meta: StoredMeta; body: Readable }> {
+  /**
+   * A replica's metadata and bytes. With `verify`, when `verify.when(meta)`, the bytes are checked against
+   * its checksum (readCheckFor; in the backend's own read loop when it can, else by a VerifyingStream): a
+   * mismatch errors the stream before its last bytes and calls `onMismatch`.
+   */
+  async read(blob: string, range?: { start: number; end: number }, verify?: { when: (meta: StoredMeta) => boolean; onMismatch: () => void }): Promise<{ meta: StoredMeta; body: Readable }> {
     if (this.damaged.has(blob)) throw new FlotillaError(Code.NOT_FOUND, `replica ${blob} is damaged here`);
-    const r = await this.backend.get(blob, range);
-    return { meta: parseStoredMeta(r.head.meta), body: r.body };
+    let meta: StoredMeta | undefined;
+    const r = await this.backend.get(blob, range, {
+      check: (head) => {
+        meta = parseStoredMeta(head.meta);
+        return verify !== undefined && verify.when(meta) ? bodyCheckFor(meta, verify.onMismatch) : undefined;
+      },
+    });
+    meta ??= parseStoredMeta(r.head.meta);
+    if (verify !== undefined && r.checked !== true && verify.when(meta)) {
+      const v = new VerifyingStream(meta, verify.onMismatch);
+      r.body.once('error', (e) => v.destroy(e));
+      return { meta, body: r.body.pipe(v) };
+    }
+    return { meta, body: r.body };
   }
 
   /** Removes a replica and its index entry. */

@@ -11,7 +11,9 @@
  *   tombstone is a delete), and streams from this node when it holds that version, else from the nearest
  *   holder by measured RTT, falling back to the next on failure. Whole-object reads are verified against
  *   the replica's CRC32 (its SHA-256 when it has none): up to `verifyInMemoryBytes` before the first byte
- *   is sent (a bad replica is skipped), above that while streaming (a mismatch cuts the stream). Either way the bad replica is reported damaged.
+ *   is sent (a bad replica is skipped), above that while streaming (a mismatch cuts the stream before its
+ *   last bytes). Either way the bad replica is reported damaged. Latency: the holders are asked while the
+ *   bucket is looked up (on its cached policy), and this node's replica is opened while they answer.
  * - Listing merges one page of every live node's ordered index (local-replica.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -68,6 +70,8 @@ interface Located {
   meta: StoredMeta;
   /** Holders of `meta.version`, best first (this node, then by RTT). */
   holders: string[];
+  /** This node's replica of `meta.version`, opened while the others were asked (locate's `openLocal`); not yet read. */
+  localBody?: Readable;
 }
 
 export type ObjectStore = ObjectService & {
@@ -254,28 +258,68 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     }
   }
 
-  /** The newest version of a blob among the live holders, and who holds it. */
-  async function locate(pl: Placement, blob: string): Promise<Located | undefined> {
+  /** How this node's replica of `blob` is checked while it streams: whole reads above verifyInMemory. */
+  const localCheck = (blob: string, whole: boolean): { when: (m: StoredMeta) => boolean; onMismatch: () => void } => ({
+    when: (m) => whole && m.size > verifyInMemory,
+    onMismatch: () => {
+      logger.warn({ node: self, blob }, 'replica checksum mismatch on read; the stream was cut');
+      o.onDamaged(self, blob);
+    },
+  });
+
+  /**
+   * The newest version of a blob among the live holders, and who holds it. With `openLocal` (a whole-object
+   * read), this node's replica is opened (its head read from the open file) while the others are asked:
+   * when it holds the newest version, its body is ready to stream as soon as the last answer is in.
+   */
+  async function locate(pl: Placement, blob: string, openLocal = false): Promise<Located | undefined> {
     const candidates = readCandidates(pl);
-    const heads = await Promise.all(candidates.map(async (n) => ({ node: n, meta: await headAt(n, blob).catch(() => undefined) })));
+    let opened: { meta: StoredMeta; body: Readable } | undefined;
+    const headHere = async (): Promise<StoredMeta | undefined> => {
+      try {
+        opened = await local.read(blob, undefined, localCheck(blob, true));
+        return opened.meta;
+      } catch (err) {
+        // Missing here; or unreadable, which the plain head reports (and marks damaged).
+        return FlotillaError.from(err).code === Code.NOT_FOUND ? undefined : local.head(blob);
+      }
+    };
+    const heads = await Promise.all(candidates.map(async (n) => ({ node: n, meta: await (openLocal && n === self ? headHere() : headAt(n, blob)).catch(() => undefined) })));
     let newest: StoredMeta | undefined;
     for (const h of heads) if (h.meta !== undefined && (newest === undefined || h.meta.version > newest.version)) newest = h.meta;
+    const useLocal = opened !== undefined && newest !== undefined && opened.meta.version === newest.version && newest.kind === 'object';
+    if (!useLocal) opened?.body.destroy();
     if (newest === undefined) return undefined;
     const v = newest.version;
-    return { meta: newest, holders: byDistance(heads.filter((h) => h.meta?.version === v).map((h) => h.node)) };
+    return { meta: newest, holders: byDistance(heads.filter((h) => h.meta?.version === v).map((h) => h.node)), ...(useLocal ? { localBody: opened!.body } : {}) };
   }
 
   async function readFrom(node: string, blob: string, range?: { start: number; end: number }): Promise<{ meta: StoredMeta; body: Readable }> {
-    return node === self ? local.read(blob, range) : client.read(node, addressOf(node), blob, range);
+    return node === self ? local.read(blob, range, localCheck(blob, range === undefined)) : client.read(node, addressOf(node), blob, range);
   }
 
   /** Streams a located blob, verified as described at the top; falls back across holders. */
   async function openVerified(blob: string, found: Located, range?: { start: number; end: number }): Promise<Readable> {
     const errors: string[] = [];
+    let localBody = range === undefined ? found.localBody : undefined;
+    if (localBody === undefined) found.localBody?.destroy();
+    try {
+      return await openFromHolders(blob, found, errors, range, () => {
+        const b = localBody;
+        localBody = undefined;
+        return b;
+      });
+    } finally {
+      localBody?.destroy();
+    }
+  }
+
+  async function openFromHolders(blob: string, found: Located, errors: string[], range: { start: number; end: number } | undefined, takeLocal: () => Readable | undefined): Promise<Readable> {
     for (const node of found.holders) {
       let r: { meta: StoredMeta; body: Readable };
       try {
-        r = await readFrom(node, blob, range);
+        const pre = node === self ? takeLocal() : undefined;
+        r = pre !== undefined ? { meta: found.meta, body: pre } : await readFrom(node, blob, range);
       } catch (err) {
         errors.push(`${node}: ${FlotillaError.from(err).rawMessage}`);
         continue;
@@ -301,6 +345,8 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
         o.onDamaged(node, blob);
         continue;
       }
+      // This node's replica is checked in its own read loop (local.read); another's by a stage here.
+      if (node === self) return r.body;
       const v = new VerifyingStream(r.meta, () => o.onDamaged(node, blob));
       r.body.once('error', (e) => v.destroy(e));
       return r.body.pipe(v);
@@ -308,13 +354,47 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     throw new FlotillaError(Code.UNAVAILABLE, `no replica of ${found.meta.bucket}/${found.meta.key} could be read (${errors.join('; ')})`);
   }
 
-  async function findObject(bucket: string, key: string): Promise<{ pl: Placement; blob: string; found: Located }> {
+  /** `openLocal`: see locate (the caller then owns `found.localBody`). */
+  async function findObject(bucket: string, key: string, openLocal = false): Promise<{ pl: Placement; blob: string; found: Located }> {
     checkKey(key);
-    const b = await buckets.get(bucket);
-    const pl = placementOf(b.policy, bucket, key);
-    const blob = objectBlobName(pl.policy, pl.partition, bucket, key);
-    const found = await locate(pl, blob);
-    if (found === undefined || found.meta.kind !== 'object') throw new FlotillaError(Code.NOT_FOUND, `object ${bucket}/${key} not found`);
+    const where = (policy: string): { pl: Placement; blob: string } => {
+      const pl = placementOf(policy, bucket, key);
+      return { pl, blob: objectBlobName(pl.policy, pl.partition, bucket, key) };
+    };
+    // The bucket's policy (where the object lives) comes from the coordination store. With the bucket
+    // seen before, the holders are asked at the same time, on the policy it had: the answer counts only
+    // when the bucket still exists with that policy (else they are asked again on the new one).
+    const cached = buckets.cached(bucket);
+    let early: { pl: Placement; blob: string } | undefined;
+    try {
+      early = cached !== undefined ? where(cached.policy) : undefined;
+    } catch {
+      early = undefined; // (no ring yet: the error comes below, after the bucket's own look-up)
+    }
+    const located = early !== undefined ? locate(early.pl, early.blob, openLocal) : undefined;
+    located?.catch(() => undefined);
+    let b;
+    try {
+      b = await buckets.get(bucket);
+    } catch (err) {
+      (await located?.catch(() => undefined))?.localBody?.destroy();
+      throw err;
+    }
+    let pl: Placement;
+    let blob: string;
+    let found: Located | undefined;
+    if (early !== undefined && b.policy === cached!.policy) {
+      ({ pl, blob } = early);
+      found = await located!;
+    } else {
+      (await located?.catch(() => undefined))?.localBody?.destroy();
+      ({ pl, blob } = where(b.policy));
+      found = await locate(pl, blob, openLocal);
+    }
+    if (found === undefined || found.meta.kind !== 'object') {
+      found?.localBody?.destroy();
+      throw new FlotillaError(Code.NOT_FOUND, `object ${bucket}/${key} not found`);
+    }
     return { pl, blob, found };
   }
 
@@ -394,16 +474,30 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     putObject: (input) => putObject(input, undefined, true),
 
     async getObject(input: GetObjectInput) {
-      const { blob, found } = await findObject(input.bucket, input.key);
-      if (input.range !== undefined) {
-        const { start, end } = input.range;
+      const { blob, found } = await findObject(input.bucket, input.key, input.range === undefined);
+      let asked = input.range;
+      if (input.rangeFor !== undefined) {
+        try {
+          asked = input.rangeFor(toObjectMeta(found.meta));
+        } catch (err) {
+          found.localBody?.destroy();
+          throw err;
+        }
+      }
+      if (asked !== undefined) {
+        const { start, end } = asked;
+        found.localBody?.destroy();
         if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || start >= found.meta.size) {
           throw new FlotillaError(Code.INVALID_ARGUMENT, `range ${start}-${end} is not satisfiable for an object of ${found.meta.size} bytes`, { details: { reason: 'range-not-satisfiable', size: found.meta.size } });
         }
       }
-      const range = input.range !== undefined ? { start: input.range.start, end: Math.min(input.range.end, found.meta.size - 1) } : undefined;
+      const range = asked !== undefined ? { start: asked.start, end: Math.min(asked.end, found.meta.size - 1) } : undefined;
       const whole = range === undefined || (range.start === 0 && range.end === found.meta.size - 1);
-      const body = found.meta.size === 0 ? Readable.from([]) : await openVerified(blob, found, whole ? undefined : range);
+      if (found.meta.size === 0) {
+        found.localBody?.destroy();
+        return { meta: toObjectMeta(found.meta), body: Readable.from([]) };
+      }
+      const body = await openVerified(blob, found, whole ? undefined : range);
       return { meta: toObjectMeta(found.meta), body };
     },
 

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { Code, FlotillaError } from '../../core/errors.js';
+import type { BodyCheck } from '../backends/index.js';
 
 export interface FanOutResult<T> {
   ok: T[];
@@ -89,30 +90,47 @@ export function readCheckFor(meta: { sha256: string; crc32?: string }): ReadChec
   return { update: (c) => void h.update(c), matches: () => h.digest('hex') === meta.sha256 };
 }
 
-/** Passes bytes through and fails at the end when they are not the replica's (readCheckFor; calling `onMismatch`). */
-export class VerifyingStream extends Transform {
-  private readonly check: ReadCheck;
+/** A replica's read check as a backend BodyCheck: `end` answers the mismatch error (after calling `onMismatch`). */
+export function bodyCheckFor(meta: { sha256: string; crc32?: string }, onMismatch: () => void): BodyCheck {
+  const check = readCheckFor(meta);
+  return {
+    update: (c) => check.update(c),
+    end: () => {
+      if (check.matches()) return undefined;
+      onMismatch();
+      return new FlotillaError(Code.INTERNAL, 'replica checksum mismatch: the stream was cut; the replica is marked damaged');
+    },
+  };
+}
 
-  constructor(
-    meta: { sha256: string; crc32?: string },
-    private readonly onMismatch: () => void,
-  ) {
+/**
+ * Passes bytes through and fails at the end when they are not the replica's (readCheckFor; calling
+ * `onMismatch`). The last chunk is held back until the check passed: a bad replica's reader never gets
+ * the whole body.
+ */
+export class VerifyingStream extends Transform {
+  private readonly check: BodyCheck;
+  private held: Buffer | undefined;
+
+  constructor(meta: { sha256: string; crc32?: string }, onMismatch: () => void) {
     super({ highWaterMark: FAN_OUT_HIGH_WATER_BYTES });
-    this.check = readCheckFor(meta);
+    this.check = bodyCheckFor(meta, onMismatch);
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     this.check.update(chunk);
-    cb(null, chunk);
+    const prev = this.held;
+    this.held = chunk;
+    cb(null, prev);
   }
 
   override _flush(cb: TransformCallback): void {
-    if (!this.check.matches()) {
-      this.onMismatch();
-      cb(new FlotillaError(Code.INTERNAL, 'replica checksum mismatch: the stream was cut; the replica is marked damaged'));
+    const e = this.check.end();
+    if (e !== undefined) {
+      cb(e);
       return;
     }
-    cb();
+    cb(null, this.held);
   }
 }
 

@@ -123,7 +123,7 @@ export class MemoryObjectService implements ObjectService {
 
   async getObject(input: GetObjectInput): Promise<{ meta: ObjectMeta; body: Readable }> {
     const o = this.object(input.bucket, input.key);
-    const r = input.range;
+    const r = input.rangeFor !== undefined ? input.rangeFor(o.meta) : input.range;
     if (r !== undefined && (r.start < 0 || r.start > r.end || r.start >= o.data.length)) throw new FlotillaError(Code.INVALID_ARGUMENT, 'range not satisfiable');
     const data = r === undefined ? o.data : o.data.subarray(r.start, r.end + 1);
     return { meta: o.meta, body: Readable.from([data]) };

@@ -253,6 +253,7 @@ describe('read verification (VerifyingStream)', () => {
       const cut = await through(meta, bad);
       assert.match(cut.error?.message ?? '', /checksum mismatch/, JSON.stringify(Object.keys(meta)));
       assert.ok(cut.damaged, 'the replica is reported damaged');
+      assert.ok(cut.out.length < bad.length, `the reader got ${cut.out.length} of ${bad.length} bytes: the last chunk is held back`);
     }
     // With a CRC32 stored, that is what is checked (a SHA-256 that does not match is not looked at).
     assert.equal((await through({ sha256: 'f'.repeat(64), crc32: crc(body) }, body)).error, undefined);
