@@ -1,7 +1,13 @@
 /** Test helpers for scheduled messaging: a raw WebSocket subscriber that records frames, and HTTP calls. */
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { WebSocketConstructor } from '../../src/pubsub/index.js';
+import { silentLogger } from '../../src/core/log.js';
+import { openSqlStore, type SqlStore } from '../../src/core/sql/index.js';
+import { createHttpServer, type HttpServer } from '../../src/http/index.js';
+import { createPubsubService, type PubsubService, type WebSocketConstructor } from '../../src/pubsub/index.js';
+import { freePort, tempDir } from '../testkit/index.js';
 
 /** The `ws` package's WebSocket, typed as much as the tests use (the package ships no types). */
 export interface NodeWs {
@@ -115,4 +121,23 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/**
+ * A pubsub service on a SQLite store in a temp dir, its routes on an HTTP server on a free loopback port,
+ * both started and stopped when the test ends. `beforeStart` registers more routes on the same app.
+ */
+export async function startPubsub(t: TestContext, secretSeed: string, beforeStart?: (app: HttpServer['app'], service: PubsubService) => void): Promise<{ service: PubsubService; http: HttpServer; sql: SqlStore; dir: string }> {
+  const dir = await tempDir(t);
+  const sql = await openSqlStore(`sqlite:${join(dir, 'db.sqlite')}`);
+  t.after(() => sql.close());
+  const service = createPubsubService({ sql, logger: silentLogger(), dataDir: dir, tokenSecret: `${secretSeed}-test-secret-`.padEnd(40, secretSeed[0]) });
+  const http = createHttpServer({ listen: `127.0.0.1:${await freePort()}`, logger: silentLogger(), processName: 'test', version: 'test' });
+  service.registerHttp(http.app);
+  beforeStart?.(http.app, service);
+  await service.start();
+  t.after(() => service.stop());
+  await http.start();
+  t.after(() => http.stop());
+  return { service, http, sql, dir };
 }

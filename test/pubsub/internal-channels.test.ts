@@ -4,28 +4,14 @@
  * after kill -9) — what the dashboard reads over /ws.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { silentLogger } from '../../src/core/log.js';
-import { openSqlStore } from '../../src/core/sql/index.js';
-import { createHttpServer } from '../../src/http/index.js';
-import { createPubsubService, INTERNAL_CHANNELS } from '../../src/pubsub/index.js';
+import { INTERNAL_CHANNELS } from '../../src/pubsub/index.js';
 import { startNode, startServer } from '../testkit/cluster.js';
-import { freePort, tempDir } from '../testkit/index.js';
-import { httpJson, RawSubscriber, waitUntil } from './helpers.js';
+import { httpJson, RawSubscriber, startPubsub, waitUntil } from './helpers.js';
 
 describe('internal channels', { concurrency: true }, () => {
   it('users cannot publish on $flotilla.*; subscribing needs a token; the server publishes there', async (t) => {
-    const dir = await tempDir(t);
-    const sql = await openSqlStore(`sqlite:${join(dir, 'db.sqlite')}`);
-    t.after(() => sql.close());
-    const service = createPubsubService({ sql, logger: silentLogger(), dataDir: dir, tokenSecret: 'internal-test-secret-'.padEnd(40, 'i') });
-    const http = createHttpServer({ listen: `127.0.0.1:${await freePort()}`, logger: silentLogger(), processName: 'test', version: 'test' });
-    service.registerHttp(http.app);
-    await service.start();
-    t.after(() => service.stop());
-    await http.start();
-    t.after(() => http.stop());
+    const { service, http } = await startPubsub(t, 'internal');
 
     for (const channel of [INTERNAL_CHANNELS.members, '$flotilla.anything']) {
       const res = await httpJson(http.url, 'POST', '/api/v1/publish', { channel, data: { forged: true } });

@@ -4,15 +4,10 @@
  * after everybody left is told it did not recover (it loads a fresh view).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { silentLogger } from '../../src/core/log.js';
-import { openSqlStore } from '../../src/core/sql/index.js';
-import { createHttpServer } from '../../src/http/index.js';
-import { createPubsubService, INTERNAL_CHANNELS } from '../../src/pubsub/index.js';
+import { INTERNAL_CHANNELS } from '../../src/pubsub/index.js';
 import { LiveChannels } from '../../src/pubsub/live-channels.js';
-import { freePort, tempDir } from '../testkit/index.js';
-import { httpJson, RawSubscriber, waitUntil } from './helpers.js';
+import { httpJson, RawSubscriber, startPubsub, waitUntil } from './helpers.js';
 
 const pub = (channel: string, data: string) => ({ id: `id-${data}`, channel, data, encoding: 'json' as const, deliverAtMs: 0 });
 
@@ -47,16 +42,7 @@ describe('live channels', { concurrency: true }, () => {
   });
 
   it('a broker publishes internal messages only to live subscribers, stores none, and recovers a reconnect from memory', async (t) => {
-    const dir = await tempDir(t);
-    const sql = await openSqlStore(`sqlite:${join(dir, 'db.sqlite')}`);
-    t.after(() => sql.close());
-    const service = createPubsubService({ sql, logger: silentLogger(), dataDir: dir, tokenSecret: 'live-test-secret-'.padEnd(40, 'l') });
-    const http = createHttpServer({ listen: `127.0.0.1:${await freePort()}`, logger: silentLogger(), processName: 'test', version: 'test' });
-    service.registerHttp(http.app);
-    await service.start();
-    t.after(() => service.stop());
-    await http.start();
-    t.after(() => http.stop());
+    const { service, http, sql } = await startPubsub(t, 'live');
     const broker = service.broker;
     const channel = INTERNAL_CHANNELS.agents;
     const token = (await httpJson(http.url, 'POST', '/api/v1/channel-tokens', { channel })).body.token;

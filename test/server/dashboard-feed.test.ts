@@ -4,26 +4,15 @@
  * /ws), each changed host arrives as one message with its latest samples, and none is stored.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger } from '../../src/core/log.js';
-import { openSqlStore } from '../../src/core/sql/index.js';
-import { createHttpServer } from '../../src/http/index.js';
 import { GlobalView } from '../../src/monitor/index.js';
-import { createPubsubService, INTERNAL_CHANNELS } from '../../src/pubsub/index.js';
+import { INTERNAL_CHANNELS } from '../../src/pubsub/index.js';
 import { registerDashboardRoutes } from '../../src/server/dashboard-routes.js';
-import { freePort, tempDir } from '../testkit/index.js';
-import { httpJson, RawSubscriber, waitUntil } from '../pubsub/helpers.js';
+import { httpJson, RawSubscriber, startPubsub, waitUntil } from '../pubsub/helpers.js';
 
 describe('dashboard agent feed', () => {
   it('builds and publishes nothing without a reader; a reader gets each changed host with its samples', async (t) => {
-    const dir = await tempDir(t);
-    const sql = await openSqlStore(`sqlite:${join(dir, 'db.sqlite')}`);
-    t.after(() => sql.close());
-    const pubsub = createPubsubService({ sql, logger: silentLogger(), dataDir: dir, tokenSecret: 'feed-test-secret-'.padEnd(40, 'f') });
-    const http = createHttpServer({ listen: `127.0.0.1:${await freePort()}`, logger: silentLogger(), processName: 'test', version: 'test' });
-    pubsub.registerHttp(http.app);
     const view = new GlobalView();
     // Counts the snapshots the feed builds (the costly part: every series of a host, as JSON).
     let snapshots = 0;
@@ -33,20 +22,19 @@ describe('dashboard agent feed', () => {
       return snapshot(host, options);
     };
     const flushMs = 20;
-    const routes = registerDashboardRoutes(http.app, {
-      view: () => undefined,
-      grpcAddress: () => '127.0.0.1:1',
-      publishInternal: (c, d) => pubsub.broker.publishInternal(c, d),
-      hasSubscribers: (c) => pubsub.broker.hasSubscribers(c),
-      agents: view,
-      agentFlushMs: flushMs,
+    let routes: ReturnType<typeof registerDashboardRoutes> | undefined;
+    const { service: pubsub, http, sql } = await startPubsub(t, 'feed', (app, service) => {
+      routes = registerDashboardRoutes(app, {
+        view: () => undefined,
+        grpcAddress: () => '127.0.0.1:1',
+        publishInternal: (c, d) => service.broker.publishInternal(c, d),
+        hasSubscribers: (c) => service.broker.hasSubscribers(c),
+        agents: view,
+        agentFlushMs: flushMs,
+      });
     });
-    await pubsub.start();
-    t.after(() => pubsub.stop());
-    await http.start();
-    t.after(() => http.stop());
-    await routes.start();
-    t.after(() => routes.stop());
+    await routes!.start();
+    t.after(() => routes!.stop());
 
     const now = Date.now();
     let seq = 0n;
