@@ -15,11 +15,10 @@ import { startEmbeddedCoord, startFlotilla, startProcess } from '../../test/test
 import { BenchCleanup } from '../coord/bench-cleanup.js';
 import { checkBuild } from '../coord/peers.js';
 import { fmt, table } from '../coord/stats.js';
+import { cpuSeconds } from '../proc.js';
 
 const GOAL_RATIO = 1.0;
 const NODE_EXPORTER = process.env.FLOTILLA_BENCH_NODE_EXPORTER ?? '/usr/bin/prometheus-node-exporter';
-/** /proc/<pid>/stat counts CPU time in USER_HZ ticks, 100 per second on Linux. */
-const TICKS_PER_SECOND = 100;
 
 export const USAGE = `usage: npm run bench -- agent [--seconds N] [--quick]
 
@@ -46,12 +45,6 @@ function parseArgs(args: readonly string[]): { seconds: number; help: boolean } 
     } else throw new FlotillaError(Code.INVALID_ARGUMENT, `unknown argument '${a}'\n${USAGE}`);
   }
   return { seconds, help };
-}
-
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND; // utime, stime
 }
 
 async function rssBytes(pid: number): Promise<number> {

@@ -12,7 +12,8 @@ import { checkBuild } from '../coord/peers.js';
 import { fmt, ratio, table } from '../coord/stats.js';
 import { preload, runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { etcdAdapter, flotillaAdapter, startEtcdCluster, startFlotillaCluster } from './peers.js';
-import { cpuSeconds, runSideBySide } from './side-by-side.js';
+import { cpuSecondsOfAll } from '../proc.js';
+import { runSideBySide } from './side-by-side.js';
 
 const USAGE = `usage: npm run bench -- kv [--quick] [--rounds 3] [--clients 64] [--seconds 10] [--value-bytes 100] [--baseline DIR]
 
@@ -113,14 +114,14 @@ export async function runKvBench(args: readonly string[]): Promise<void> {
         for (const name of order) {
           const { adapter, pids } = peers[name];
           process.stderr.write(`  round ${round + 1}/${o.rounds}, ${name}: ${o.warmupSeconds} s warm-up and ${o.seconds} s measured\n`);
-          const cpu0 = cpuSeconds(pids);
+          const cpu0 = cpuSecondsOfAll(pids);
           const self0 = process.cpuUsage();
           const r = await runLoad(adapter, o, '/bench/kv/');
           const self = process.cpuUsage(self0);
           // CPU per operation over the whole run (warm-up included): a measure the machine's other load
           // does not skew the way it skews ops/s.
           const allOps = r.ops * ((o.seconds + o.warmupSeconds) / o.seconds);
-          rounds[name].push({ load: r, server: ((cpuSeconds(pids) - cpu0) * 1000) / allOps, client: (self.user + self.system) / 1000 / allOps });
+          rounds[name].push({ load: r, server: ((cpuSecondsOfAll(pids) - cpu0) * 1000) / allOps, client: (self.user + self.system) / 1000 / allOps });
         }
       }
     } finally {

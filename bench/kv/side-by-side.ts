@@ -7,7 +7,7 @@
  * operation of the same code varied 0.89-1.15 ms between runs); run side by side, both clusters see the
  * same load, so the CPU-per-operation ratio shows the change.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,22 +16,9 @@ import type { BenchCleanup } from '../coord/bench-cleanup.js';
 import { fmt, ratio, table } from '../coord/stats.js';
 import { preload, runLoad, type KvAdapter, type LoadOptions } from './load.js';
 import * as ours from './peers.js';
+import { cpuSecondsOfAll } from '../proc.js';
 
 type Peers = Pick<typeof ours, 'startFlotillaCluster' | 'flotillaAdapter'>;
-
-/** CPU seconds (user + system) the processes have used so far (Linux /proc); 0 for one that is gone. */
-export function cpuSeconds(pids: readonly number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // exited
-    }
-  }
-  return total;
-}
 
 async function loadBaseline(dir: string): Promise<Peers> {
   const root = resolve(dir);
@@ -51,12 +38,12 @@ export async function runSideBySide(baselineDir: string, o: LoadOptions, rounds:
   try {
     await Promise.all(adapters.map((a) => preload(a, o, '/bench/kv/')));
     for (let round = 1; round <= rounds; round++) {
-      const before = [cpuSeconds(cb.pids), cpuSeconds(cn.pids)];
+      const before = [cpuSecondsOfAll(cb.pids), cpuSecondsOfAll(cn.pids)];
       const [rb, rn] = await Promise.all(adapters.map((a) => runLoad(a, o, '/bench/kv/')));
       // CPU per operation over the whole run (warm-up included), as in the etcd comparison.
       const scale = (o.seconds + o.warmupSeconds) / o.seconds;
-      const mb = ((cpuSeconds(cb.pids) - before[0]!) * 1000) / (rb!.ops * scale);
-      const mn = ((cpuSeconds(cn.pids) - before[1]!) * 1000) / (rn!.ops * scale);
+      const mb = ((cpuSecondsOfAll(cb.pids) - before[0]!) * 1000) / (rb!.ops * scale);
+      const mn = ((cpuSecondsOfAll(cn.pids) - before[1]!) * 1000) / (rn!.ops * scale);
       rows.push([
         String(round),
         loadavg()[0]!.toFixed(1),

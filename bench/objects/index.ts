@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Code, FlotillaError } from '../../src/core/errors.js';
 import { startObjectCluster } from '../../test/objects/cli/object-cluster.js';
@@ -24,14 +24,9 @@ import { loopbackOnce, smallWriteLimit, startLoopbackSender, writeFsync } from '
 import { ObjectHttpClient, runOps } from './load.js';
 import { runGetPath } from './get-path.js';
 import { runTimeline } from './timeline.js';
+import { cpuSeconds } from '../proc.js';
 
 const MiB = 1024 * 1024;
-
-/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (Linux). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 const USAGE = `usage: npm run bench -- objects [--quick] [--large N] [--size-mib 64] [--clients 8] [--seconds 10]
 

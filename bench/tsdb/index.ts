@@ -14,7 +14,7 @@
  * (c) 24 h range queries over ~1,000 series beside a real Prometheus holding the same samples
  *     (range-query.ts): median times, ratio, and whether the answers agree.
  */
-import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import { Block } from '../../src/monitor/tsdb/block.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import type { AgentLoadOptions, WireForm } from './load-agents.js';
 import type { WorkerReport } from './load-worker.js';
 import { NodeMetrics } from './node-metrics.js';
 import { rangeQuery } from './range-query.js';
+import { cpuSeconds } from '../proc.js';
 
 const USAGE = `usage: npm run bench -- tsdb [--part a|breakdown|b|c|all] [--seconds N] [--rounds N] [--workers N] [--wire refs|metrics] [--profile DIR] [--quick]
 
@@ -96,12 +97,6 @@ function parseArgs(args: readonly string[]): Options {
     } else throw new FlotillaError(Code.INVALID_ARGUMENT, `unknown argument '${a}'\n${USAGE}`);
   }
   return o;
-}
-
-async function cpuSeconds(pid: number): Promise<number> {
-  const s = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 const AGENTS = 100;
