@@ -5,7 +5,8 @@
  *   PUT    /api/v1/objects/buckets/:bucket?policy=replicated-3   create
  *   DELETE /api/v1/objects/buckets/:bucket                      (must be empty)
  *   GET    /api/v1/objects/buckets/:bucket/objects?prefix=&delimiter=&after=&limit=
- *   PUT    /api/v1/objects/buckets/:bucket/objects/KEY          raw body, streamed; Content-Type kept
+ *   PUT    /api/v1/objects/buckets/:bucket/objects/KEY          raw body, streamed; Content-Type kept;
+ *                                                                ETag "sha256-<hex SHA-256>" (no MD5 pass)
  *   GET    /api/v1/objects/buckets/:bucket/objects/KEY          the bytes (Range: bytes=a-b honoured)
  *   GET    /api/v1/objects/buckets/:bucket/objects/KEY?stat=1   metadata and where each replica is
  *   DELETE /api/v1/objects/buckets/:bucket/objects/KEY
@@ -50,6 +51,8 @@ export function registerObjectHttpRoutes(app: FastifyInstance, store: ObjectStor
         bucket: req.params.bucket,
         key: req.params['*'],
         body: req.raw,
+        // No MD5 pass: S3's ETag is an MD5, this API's is the SHA-256 (ObjectMeta.etag).
+        etag: 'sha256',
         ...(len !== undefined ? { size: Number(len) } : {}),
         ...(req.headers['content-type'] !== undefined ? { contentType: req.headers['content-type'] } : {}),
       });

@@ -22,7 +22,7 @@ import { handoffNodes, partitionForKey, primaryNodes, type Ring } from '../../cl
 import { Code, FlotillaError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Coord } from '../../coord/index.js';
-import { BodyHasher } from '../backends/blob-format.js';
+import { createBodyDigester } from '../backends/digest-worker.js';
 import type { GetObjectInput, ListObjectsInput, ListObjectsResult, MultipartPart, ObjectMeta, ObjectService, PutObjectInput } from '../object-service.js';
 import { newVersion, toObjectMeta, type MetaDraft, type StoredMeta } from './blob-meta.js';
 import { BucketRegistry } from './buckets.js';
@@ -184,7 +184,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
    * rename, index). Holders that failed or disagree are aborted. Should fewer than a quorum publish, the
    * published ones and those whose commit failed are reverted (removed where they hold this version).
    */
-  async function writeBlob(pl: Placement, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations, fromClient = false): Promise<StoredMeta> {
+  async function writeBlob(pl: Placement, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations, fromClient = false, sha256Etag = false): Promise<StoredMeta> {
     // On failure a client's request body is drained (destroying it would reset the connection before
     // the client reads the error); a source of our own (a copy, a multipart completion) is destroyed.
     const dropBody = (): void => {
@@ -198,12 +198,14 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       dropBody();
       throw new FlotillaError(Code.UNAVAILABLE, `only ${targets.length} replica holders are up for ${draft.bucket}/${draft.key}; the write quorum is ${quorum} of ${pl.replicas}`);
     }
-    const needMd5 = draft.etag === undefined || expect.md5 !== undefined;
-    const hasher = new BodyHasher(expect.size, { sha256: true, md5: needMd5, crc32: true });
+    const needMd5 = (draft.etag === undefined && !sha256Etag) || expect.md5 !== undefined;
+    // Large bodies are hashed on the process's hashing thread (digest-worker.ts): this thread moves the bytes.
+    const hasher = createBodyDigester(expect.size, { sha256: true, md5: needMd5, crc32: true });
     let r: Awaited<ReturnType<typeof fanOut<Staged>>>;
     try {
       r = await fanOut(body, targets, quorum, (node, stream) => stageAt(node, blob, stream, expect.size), (chunk) => hasher.update(chunk));
     } catch (err) {
+      hasher.abort();
       dropBody();
       throw err;
     }
@@ -211,7 +213,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
     const staged = r.ok;
     const committed: Staged[] = [];
     try {
-      const mine = hasher.result();
+      const mine = await hasher.result();
       const sha256 = mine.sha256!;
       const md5 = mine.md5 ?? '';
       const crc32 = mine.crc32!;
@@ -227,7 +229,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
         if (bad !== undefined) throw bad.error;
         throw new FlotillaError(Code.UNAVAILABLE, `write quorum not met for ${draft.bucket}/${draft.key}: ${good.length} of ${quorum} replicas stored (${r.errors.map((e) => `${e.target}: ${e.error.rawMessage}`).join('; ')}); nothing was stored`);
       }
-      const meta: StoredMeta = { ...draft, size: mine.size, sha256, md5, crc32, etag: draft.etag ?? md5 };
+      const meta: StoredMeta = { ...draft, size: mine.size, sha256, md5, crc32, etag: draft.etag ?? (sha256Etag && md5 === '' ? `sha256-${sha256}` : md5) };
       const errors: string[] = [];
       const failed: Staged[] = [];
       await Promise.all(
@@ -418,7 +420,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       ...(input.expectedSha256 !== undefined ? { sha256: input.expectedSha256.toLowerCase() } : {}),
       ...(input.expectedMd5 !== undefined ? { md5: input.expectedMd5.toLowerCase() } : {}),
     };
-    const meta = await writeBlob(pl, objectBlobName(pl.policy, pl.partition, input.bucket, input.key), input.body, draft, expect, fromClient);
+    const meta = await writeBlob(pl, objectBlobName(pl.policy, pl.partition, input.bucket, input.key), input.body, draft, expect, fromClient, input.etag === 'sha256');
     return toObjectMeta(meta);
   }
 

@@ -17,11 +17,11 @@ export const FAN_OUT_HIGH_WATER_BYTES = 1024 * 1024;
  * Copies `source` to one PassThrough per target, each consumed by `consume(target, stream)`, at the pace
  * of the slowest live target (at most FAN_OUT_HIGH_WATER_BYTES buffered per target, plus a chunk). The
  * same Buffers go to every target (no copies); `onChunk` sees each chunk once, before the targets (the
- * caller hashes there; a throw fails the fan-out). A target that fails is dropped; when fewer than
+ * caller hashes there; a throw fails the fan-out; a promise it answers is waited for with the targets). A target that fails is dropped; when fewer than
  * `minOk` remain the rest are aborted. A failing source aborts every target (none receives a whole body).
  * On failure the source is left undestroyed for the caller to drain or destroy.
  */
-export async function fanOut<T>(source: Readable, targets: string[], minOk: number, consume: (target: string, body: Readable) => Promise<T>, onChunk?: (chunk: Buffer) => void): Promise<FanOutResult<T>> {
+export async function fanOut<T>(source: Readable, targets: string[], minOk: number, consume: (target: string, body: Readable) => Promise<T>, onChunk?: (chunk: Buffer) => Promise<void> | undefined): Promise<FanOutResult<T>> {
   const sinks = targets.map((target) => {
     const stream = new PassThrough({ highWaterMark: FAN_OUT_HIGH_WATER_BYTES });
     const s = { target, stream, failed: false, result: undefined as T | undefined, error: undefined as FlotillaError | undefined };
@@ -40,8 +40,8 @@ export async function fanOut<T>(source: Readable, targets: string[], minOk: numb
     // A failure leaves the source as it is (not destroyed): the caller drains or destroys it (destroying
     // an HTTP request resets the connection before the client reads the error).
     for await (const chunk of source.iterator({ destroyOnReturn: false })) {
-      onChunk?.(chunk as Buffer);
-      const waits: Promise<void>[] = [];
+      const hashed = onChunk?.(chunk as Buffer);
+      const waits: Promise<void>[] = hashed !== undefined ? [hashed] : [];
       for (const s of live()) {
         if (!s.stream.write(chunk)) {
           waits.push(

@@ -85,7 +85,7 @@ export function createXferServer(o: XferServerOptions): XferServer {
         return;
       }
       checkFileName(part.filename);
-      const meta = await o.service().putObject({ bucket: FILES_BUCKET, key: part.filename, body: part.body, contentType: part.contentType ?? 'application/octet-stream' });
+      const meta = await o.service().putObject({ bucket: FILES_BUCKET, key: part.filename, body: part.body, contentType: part.contentType ?? 'application/octet-stream', etag: 'sha256' });
       stored.push(`${meta.key} ${meta.size} bytes sha256 ${meta.sha256}`);
     });
     if (stored.length === 0) throw new FlotillaError(Code.INVALID_ARGUMENT, "no file field: use curl -X POST -F 'file=@<filename>' HOST:5001/upload");

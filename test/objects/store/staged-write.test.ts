@@ -183,7 +183,7 @@ describe('fan-out to replicas', () => {
       });
       return target;
     };
-    const done = fanOut(source, ['fast', 'slow'], 2, consume, (c) => sent.update(c));
+    const done = fanOut(source, ['fast', 'slow'], 2, consume, (c) => void sent.update(c));
     // While the slow target holds, the source must stop being read: wait until production stalls.
     let last = -1;
     for (let i = 0; i < 200 && produced !== last; i++) {
