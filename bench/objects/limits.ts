@@ -5,11 +5,17 @@
  *   costs the disk at the least); for small objects, 4 KiB files written + fsynced by C writers at once;
  * - loopback: the same bytes sent from a file by a separate Node.js process through a plain TCP socket
  *   (`fs.createReadStream(file).pipe(socket)`) to this process, which reads and drops them (what a GET
- *   costs at the least: one process reads the bytes and streams them to another over 127.0.0.1).
+ *   costs at the least: one process reads the bytes and streams them to another over 127.0.0.1);
+ * - a plain replication pipeline (a reference beside the disk goal): three Node.js processes, one per
+ *   node's data directory; the bench PUTs the bytes over HTTP to the first, which writes them to its file
+ *   and forwards every chunk over plain TCP to the two others, which write theirs; each fsyncs, and the
+ *   first answers once all three did. What three replicas through loopback cost this machine's cores and
+ *   disk with nothing else done: no hashing, no checks, no metadata, no staging, no framing.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -97,4 +103,122 @@ export async function loopbackOnce(port: number): Promise<{ seconds: number; byt
   let bytes = 0;
   for await (const c of s) bytes += (c as Buffer).length;
   return { seconds: (performance.now() - t0) / 1000, bytes };
+}
+
+/**
+ * The plain replication pipeline (see the top): `holder` mode writes each connection's bytes to a file,
+ * fsyncs, answers one byte and removes the file; `relay` mode takes an HTTP PUT, writes it to its own
+ * file while forwarding each chunk to the two holders (paced by the slowest socket), and answers 200 once
+ * its fsync and both holders' answers are in. Writes are batched like the nodes' (writev of what arrived
+ * while the previous write ran).
+ */
+const PIPELINE = `
+const net = require('node:net');
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const [mode, dir, ...ports] = process.argv.slice(2);
+let n = 0;
+function fileWriter(done) {
+  const file = path.join(dir, 'bench-pipeline-' + process.pid + '-' + n++);
+  const fd = fs.openSync(file, 'w');
+  let pending = [], writing = false, ended = false;
+  const flush = () => {
+    if (writing) return;
+    if (pending.length === 0) {
+      if (ended) { ended = false; fs.fsync(fd, (e) => { fs.closeSync(fd); fs.rmSync(file, { force: true }); done(e); }); }
+      return;
+    }
+    const b = pending; pending = []; writing = true;
+    fs.writev(fd, b, (e) => { writing = false; if (e) return done(e); flush(); });
+  };
+  return { write: (c) => { pending.push(c); flush(); }, end: () => { ended = true; flush(); } };
+}
+if (mode === 'holder') {
+  const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+    const w = fileWriter((e) => s.end(e ? 'e' : 'k'));
+    s.on('data', (c) => w.write(c)).on('end', () => w.end()).on('error', () => undefined);
+  });
+  srv.listen(0, '127.0.0.1', () => process.send(srv.address().port));
+} else {
+  const srv = http.createServer((req, res) => {
+    const socks = ports.map((p) => net.connect(Number(p), '127.0.0.1'));
+    let left = 3, failed = false;
+    const one = (ok) => { failed = failed || !ok; if (--left === 0) res.writeHead(failed ? 500 : 200).end(); };
+    for (const s of socks) s.once('data', (d) => one(String(d) === 'k')).once('error', () => one(false));
+    const w = fileWriter((e) => one(!e));
+    req.on('data', (c) => {
+      w.write(c);
+      let waits = 0;
+      for (const s of socks) if (!s.write(c)) { waits++; s.once('drain', () => { if (--waits === 0) req.resume(); }); }
+      if (waits > 0) req.pause();
+    });
+    req.on('end', () => { w.end(); for (const s of socks) s.end(); });
+  });
+  srv.listen(0, '127.0.0.1', () => process.send(srv.address().port));
+}
+process.on('disconnect', () => process.exit(0));
+`;
+
+export interface ReplicationPipeline {
+  /** The relay's HTTP port. */
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the plain replication pipeline: a relay writing to `dirs[0]`, holders writing to `dirs[1]` and `dirs[2]`. */
+export async function startReplicationPipeline(dirs: [string, string, string]): Promise<ReplicationPipeline> {
+  const script = join(dirs[0], 'bench-pipeline.cjs');
+  await writeFile(script, PIPELINE);
+  const children: ChildProcess[] = [];
+  const start = (args: string[]): Promise<number> => {
+    const child = fork(script, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    children.push(child);
+    return new Promise<number>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as number));
+      child.once('exit', (code) => reject(new Error(`a replication pipeline process exited (code ${code})`)));
+    });
+  };
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise<void>((r) => c.once('exit', () => r()));
+      c.kill('SIGTERM');
+      await exited;
+    }));
+  };
+  try {
+    const holders = await Promise.all([start(['holder', dirs[1]]), start(['holder', dirs[2]])]);
+    const port = await start(['relay', dirs[0], ...holders.map(String)]);
+    return { port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** One PUT of `body` through the pipeline (1 MiB slices, as the bench's client sends); returns the seconds taken. */
+export async function pipelineOnce(port: number, body: Buffer): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/', headers: { 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`replication pipeline: status ${res.statusCode}`))));
+    });
+    req.once('error', reject);
+    let off = 0;
+    const next = (): void => {
+      while (off < body.length) {
+        const s = body.subarray(off, Math.min(off + MiB, body.length));
+        off += s.length;
+        if (!req.write(s)) {
+          req.once('drain', next);
+          return;
+        }
+      }
+      req.end();
+    };
+    next();
+  });
+  return (performance.now() - t0) / 1000;
 }
