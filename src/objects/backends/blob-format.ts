@@ -5,7 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../core/crc32.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { MAX_BLOB_META_BYTES, type BodyDigests, type WrittenBody } from './backend.js';
 

@@ -13,6 +13,7 @@
  * new worker.
  */
 import { Worker } from 'node:worker_threads';
+import { CRC32_NATIVE_MODULE } from '../../core/crc32.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { BodyDigests, WrittenBody } from './backend.js';
 import { BodyHasher, crc32Hex } from './blob-format.js';
@@ -43,9 +44,10 @@ export const MAX_OFFLOADED_JOBS = 8;
 
 // The worker's program: plain JavaScript, no imports of the project (evaluated as a script).
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { crc32 } = require('node:zlib');
+let crc32 = require('node:zlib').crc32;
+if (workerData.crc32Module) crc32 = require(workerData.crc32Module).crc32;
 const jobs = new Map();
 parentPort.on('message', (m) => {
   if (m.t === 'open') {
@@ -141,7 +143,8 @@ class DigestWorker {
   private ensure(): Worker {
     if (this.worker !== undefined) return this.worker;
     // Small heaps: the thread keeps a few hash objects per body, the bytes are in the shared rings.
-    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'flotilla-digests', resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 24 } });
+    // The CRC-32 the main thread uses (src/core/crc32.ts): the native module it loaded, else zlib's.
+    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'flotilla-digests', workerData: { crc32Module: CRC32_NATIVE_MODULE }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 24 } });
     w.unref();
     w.on('message', (r: WorkerReply) => {
       const h = this.jobs.get(r.job);

@@ -1,12 +1,13 @@
 /**
  * The checksums S3 clients send (x-amz-checksum-*, Content-MD5): incremental hashers over a body as it
- * streams. CRC32 comes from node:zlib (Node >= 20.15); CRC32C (Castagnoli, reflected 0x82F63B78) and
- * CRC64NVME (reflected 0x9A6C9329AC4BC9B5, init and xor-out all ones) are table-driven here, 8 bytes per
- * step (slicing-by-8) for both, CRC64NVME on two 32-bit halves.
+ * streams. CRC32 and CRC32C come from src/core/crc32.ts (native); CRC64NVME (reflected
+ * 0x9A6C9329AC4BC9B5, init and xor-out all ones) is table-driven here, and so is CRC32C (Castagnoli,
+ * reflected 0x82F63B78) where the native module does not load: 8 bytes per step (slicing-by-8),
+ * CRC64NVME on two 32-bit halves.
  */
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
-import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32 as crc32Fast, crc32cNative } from '../../core/crc32.js';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -171,9 +172,9 @@ class NodeHash implements Checksummer {
 export function createChecksummer(algorithm: ChecksumAlgorithm | 'md5'): Checksummer {
   switch (algorithm) {
     case 'crc32':
-      return new Crc32Family((d, c) => zlibCrc32(d, c));
+      return new Crc32Family((d, c) => crc32Fast(d, c));
     case 'crc32c':
-      return new Crc32Family(crc32c);
+      return new Crc32Family(crc32cNative ?? crc32c);
     case 'crc64nvme':
       return new Crc64Nvme();
     default:

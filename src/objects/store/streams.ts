@@ -1,7 +1,7 @@
 /** Stream helpers of the store: fan-out to replicas with back-pressure, and checksum verification. */
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../core/crc32.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { BodyCheck } from '../backends/index.js';
 
