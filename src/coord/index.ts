@@ -6,3 +6,5 @@ export type * from './coord.js';
 export { createCoord } from './etcd-coord.js';
 export type { CoordOptions } from './etcd-coord.js';
 export * from './embedded/index.js';
+export { createPrefixWatch } from './prefix-watch.js';
+export type { PrefixWatch, PrefixWatchOptions } from './prefix-watch.js';

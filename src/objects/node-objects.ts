@@ -100,6 +100,8 @@ export function createNodeObjects(o: NodeObjectsOptions): NodeObjects {
     },
     async start() {
       await local.start();
+      // Bucket look-ups answered from a watched copy, not a coordination-store read per request.
+      service.buckets.start(logger.child({ component: 'buckets' }));
       await repair.start();
       subscribed = o.view();
       subscribed?.on('node:status:changed', onStatus);
@@ -107,6 +109,7 @@ export function createNodeObjects(o: NodeObjectsOptions): NodeObjects {
     async stop() {
       subscribed?.off('node:status:changed', onStatus);
       await repair.stop();
+      await service.buckets.stop();
       client.close();
       await local.stop();
     },

@@ -5,10 +5,9 @@
  */
 import { FlotillaError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { Coord } from '../../coord/index.js';
+import { createPrefixWatch, type Coord, type PrefixWatch } from '../../coord/index.js';
 import { CONFIG_PREFIX, configKey, defaultMonitorConfig } from '../monitor-config.js';
 import type { GlobalView } from './global-view.js';
-import { createPrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { checkHostname } from './sample-validate.js';
 
 /**

@@ -4,10 +4,9 @@
  * when it goes (the lease expired or was revoked). Keys already present at start count as appearing.
  */
 import type { Logger } from '../../core/log.js';
-import type { Coord, KeyValue } from '../../coord/index.js';
+import { createPrefixWatch, type Coord, type KeyValue, type PrefixWatch } from '../../coord/index.js';
 import { HEARTBEAT_PREFIX } from '../monitor-config.js';
 import type { GlobalView } from './global-view.js';
-import { createPrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { checkHostname } from './sample-validate.js';
 
 export interface HeartbeatWatchOptions {

@@ -9,14 +9,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/log.js';
 import { version } from '../../core/version.js';
-import type { Coord } from '../../coord/index.js';
+import type { Coord, PrefixWatch } from '../../coord/index.js';
 import { createAgentStreamHandler, type AgentStreamHandler } from './agent-stream.js';
 import { createConfigWatch, createDefaultConfigWriter } from './default-config.js';
 import { GlobalView, type TakenScrape } from './global-view.js';
 import { createHeartbeatWatch } from './heartbeat-watch.js';
 import { registerAgentRoutes, type AgentRoutes } from './http-routes.js';
 import { createMonitorServiceImpl, registerMonitorService, SessionRegistry, type SampleStore } from './monitor-service.js';
-import type { PrefixWatch } from './prefix-watch.js';
 import { createSampleLog } from './sample-log.js';
 import { TaskChannel, type RemoteTaskChannel } from './task-channel.js';
 

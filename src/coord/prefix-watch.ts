@@ -5,10 +5,10 @@
  * fresh list to `onReset`, so the owner can diff it against what it believed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs } from '../../core/backoff.js';
-import { FlotillaError } from '../../core/errors.js';
-import type { Logger } from '../../core/log.js';
-import type { Coord, KeyValue, Watch, WatchEvent } from '../../coord/index.js';
+import { backoffDelayMs } from '../core/backoff.js';
+import { FlotillaError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Coord, KeyValue, Watch, WatchEvent } from './coord.js';
 
 export interface PrefixWatchOptions {
   coord: Coord;
