@@ -4,8 +4,9 @@
  * - disk write: the same bytes written to a file in a node's data directory, then fsynced (what one replica
  *   costs the disk at the least); for small objects, 4 KiB files written + fsynced by C writers at once;
  * - loopback: the same bytes sent from a file by a separate Node.js process through a plain TCP socket
- *   (`fs.createReadStream(file).pipe(socket)`) to this process, which reads and drops them (what a GET
- *   costs at the least: one process reads the bytes and streams them to another over 127.0.0.1);
+ *   (`fs.createReadStream(file).pipe(socket)`) to the bench's reader process (startReader; Flotilla's large
+ *   GETs are read there too), which reads and drops them (what a GET costs at the least: one process reads
+ *   the bytes and streams them to another over 127.0.0.1);
  * - a plain replication pipeline (a reference beside the disk goal): three Node.js processes, one per
  *   node's data directory; the bench PUTs the bytes over HTTP to the first, which writes them to its file
  *   and forwards every chunk over plain TCP to the two others, which write theirs; each fsyncs, and the
@@ -16,7 +17,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 
 const MiB = 1024 * 1024;
@@ -94,15 +94,6 @@ export async function startLoopbackSender(dir: string, file: string): Promise<Lo
       await exited;
     },
   };
-}
-
-/** Reads the whole file once from the sender; returns the seconds taken and the bytes received. */
-export async function loopbackOnce(port: number): Promise<{ seconds: number; bytes: number }> {
-  const t0 = performance.now();
-  const s = connect({ host: '127.0.0.1', port });
-  let bytes = 0;
-  for await (const c of s) bytes += (c as Buffer).length;
-  return { seconds: (performance.now() - t0) / 1000, bytes };
 }
 
 /**
@@ -221,4 +212,72 @@ export async function pipelineOnce(port: number, body: Buffer): Promise<number> 
     next();
   });
   return (performance.now() - t0) / 1000;
+}
+
+/**
+ * The reader of the large reads, both the loopback limit's and Flotilla's GETs: a separate, lean Node.js
+ * process (no TypeScript loader, no test harness, a small heap). Read in the bench's own process, every
+ * 64 MiB arrived as a thousand fresh 64 KiB buffers in a heap holding the bench, the cluster's harness and
+ * the bodies: a full garbage collection per read on four threads (~180 ms of CPU per 64 MiB, more than the
+ * node serving it), which slowed and scattered both measurements alike.
+ */
+const READER = `
+const http = require('node:http');
+const net = require('node:net');
+const agent = new http.Agent({ keepAlive: true });
+function done(t0, bytes, extra) { process.send({ seconds: (performance.now() - t0) / 1000, bytes, ...extra }); }
+process.on('message', (m) => {
+  const t0 = performance.now();
+  let bytes = 0;
+  if (m.loopback !== undefined) {
+    const s = net.connect(m.loopback, '127.0.0.1');
+    s.on('data', (c) => (bytes += c.length)).on('end', () => done(t0, bytes)).on('error', (e) => process.send({ error: e.message }));
+    return;
+  }
+  http.get(m.url, { agent }, (res) => {
+    res.on('data', (c) => (bytes += c.length));
+    res.on('end', () => done(t0, bytes, { status: res.statusCode, complete: res.complete }));
+  }).on('error', (e) => process.send({ error: e.message }));
+});
+process.on('disconnect', () => process.exit(0));
+`;
+
+export interface Reader {
+  /** Reads the loopback sender's file once. */
+  loopback(port: number): Promise<{ seconds: number; bytes: number }>;
+  /** GETs a URL and drops the body; fails on a status other than 200 or a cut response. */
+  get(url: string): Promise<{ seconds: number; bytes: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startReader(dir: string): Promise<Reader> {
+  const script = join(dir, 'bench-reader.cjs');
+  await writeFile(script, READER);
+  const child: ChildProcess = fork(script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const ask = (m: object): Promise<{ seconds: number; bytes: number; status?: number; complete?: boolean }> =>
+    new Promise((resolve, reject) => {
+      const onExit = (code: number | null): void => reject(new Error(`the bench reader exited (code ${code})`));
+      child.once('exit', onExit);
+      child.once('message', (r) => {
+        child.off('exit', onExit);
+        const a = r as { error?: string; seconds: number; bytes: number; status?: number; complete?: boolean };
+        if (a.error !== undefined) reject(new Error(`bench reader: ${a.error}`));
+        else resolve(a);
+      });
+      child.send(m);
+    });
+  return {
+    loopback: (port) => ask({ loopback: port }),
+    async get(url) {
+      const r = await ask({ url });
+      if (r.status !== 200 || r.complete !== true) throw new Error(`GET ${url}: status ${r.status}, ${r.complete === true ? 'complete' : 'cut'} after ${r.bytes} bytes`);
+      return r;
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
