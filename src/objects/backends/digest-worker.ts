@@ -312,6 +312,9 @@ export class OffloadedHasher implements BodyDigester {
   abort(): void {
     if (this.closed && this.final !== undefined) return;
     this.closed = true;
+    // An update waiting for room in the ring would wait forever: it fails instead.
+    this.error ??= new FlotillaError(Code.CANCELLED, 'hashing of the body was aborted');
+    this.wake();
     this.release(true);
   }
 

@@ -87,6 +87,14 @@ describe('digests on the hashing thread (digest-worker.ts)', () => {
     for (const d of again) d.abort();
   });
 
+  it('an update waiting for room in the ring fails when the body is aborted (it does not hang)', { timeout: 10_000 }, async () => {
+    const d = createBodyDigester(2 * RING_BYTES, ALL);
+    const waiting = d.update(randomBytes(RING_BYTES + 1));
+    assert.ok(waiting !== undefined, 'a chunk larger than the ring waits for the thread');
+    d.abort();
+    await assert.rejects(waiting, (e: unknown) => codeOf(e) === Code.CANCELLED);
+  });
+
   it('a hashing thread that stops fails the bodies it was hashing with a clear error; the next body starts a new thread', async () => {
     const d = createBodyDigester(16 * MiB, ALL);
     await feed(d, randomBytes(2 * MiB), [MiB]);
