@@ -10,40 +10,20 @@
  * `[u8 2][u32 id][f64 t][f64 v]` (one sample; written by the first version, still read). A series entry
  * always precedes its samples in the same segment. A scrape's samples are written into their time's
  * entry in place (`openRun`, then `put` each); the entry's count is filled in when it ends (another
- * time, or the flush). The checksum is CRC-32 (zlib's where Node has it: the same values as the table).
+ * time, or the flush). The checksum is CRC-32 (IEEE 802.3, zlib's values; src/core/crc32.ts).
  * On replay, a record cut short or failing its checksum ends the segment (it was never acknowledged) and
  * the file is truncated there.
  */
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as zlib from 'node:zlib';
+import { crc32 as crc32Of } from '../../core/crc32.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Labels } from './types.js';
 
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-function crc32Js(buf: Uint8Array, start: number, end: number): number {
-  let c = -1;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
-
-/** zlib's CRC-32 (Node >= 20.15; native, the same polynomial and result as the table above), if present. */
-const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-
-/** CRC-32 (IEEE 802.3, as zlib and gzip) of buf[start, end). */
+/** CRC-32 (IEEE 802.3, as zlib and gzip) of buf[start, end): src/core/crc32.ts, the same values as zlib's. */
 export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
-  if (zlibCrc32 !== undefined && end - start >= 64) return zlibCrc32(buf.subarray(start, end)) >>> 0;
-  return crc32Js(buf, start, end);
+  return crc32Of(buf.subarray(start, end));
 }
 
 const HEADER = 8;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { crc32 } from '../../core/crc32.js';
 import { Code, FlotillaError } from '../../core/errors.js';
+import { crc32Hex } from '../backends/blob-format.js';
 import type { BodyCheck } from '../backends/index.js';
 
 export interface FanOutResult<T> {
@@ -17,8 +18,8 @@ export const FAN_OUT_HIGH_WATER_BYTES = 1024 * 1024;
  * Copies `source` to one PassThrough per target, each consumed by `consume(target, stream)`, at the pace
  * of the slowest live target (at most FAN_OUT_HIGH_WATER_BYTES buffered per target, plus a chunk). The
  * same Buffers go to every target (no copies); `onChunk` sees each chunk once, before the targets (the
- * caller hashes there; a throw fails the fan-out; a promise it answers is waited for with the targets). A target that fails is dropped; when fewer than
- * `minOk` remain the rest are aborted. A failing source aborts every target (none receives a whole body).
+ * caller hashes there; a throw fails the fan-out; a promise it answers is waited for with the targets).
+ * A target that fails is dropped; when fewer than `minOk` remain the rest are aborted. A failing source aborts every target (none receives a whole body).
  * On failure the source is left undestroyed for the caller to drain or destroy.
  */
 export async function fanOut<T>(source: Readable, targets: string[], minOk: number, consume: (target: string, body: Readable) => Promise<T>, onChunk?: (chunk: Buffer) => Promise<void> | undefined): Promise<FanOutResult<T>> {
@@ -84,7 +85,7 @@ export function readCheckFor(meta: { sha256: string; crc32?: string }): ReadChec
   if (meta.crc32 !== undefined) {
     let v = 0;
     const want = meta.crc32;
-    return { update: (c) => void (v = crc32(c, v)), matches: () => (v >>> 0).toString(16).padStart(8, '0') === want };
+    return { update: (c) => void (v = crc32(c, v)), matches: () => crc32Hex(v) === want };
   }
   const h = createHash('sha256');
   return { update: (c) => void h.update(c), matches: () => h.digest('hex') === meta.sha256 };
