@@ -4,7 +4,6 @@
  * this process reads each variant and the plain loopback stream alternately, N rounds, and prints the
  * median MiB/s and each variant's ratio to loopback.
  */
-import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
@@ -12,6 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, percentile, table } from '../coord/stats.js';
+import { forkBenchChild } from './limits.js';
 
 const MiB = 1024 * 1024;
 const VARIANTS = ['/send-fused', '/send-unchecked', '/send-transform', '/raw-fused'];
@@ -42,15 +42,12 @@ export async function runGetPath(rounds: number, sizeMiB: number): Promise<void>
   const size = sizeMiB * MiB;
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-get-path-'));
   const server = join(fileURLToPath(new URL('.', import.meta.url)), 'get-path-server.ts');
-  const child = fork(server, [dir, String(size)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = forkBenchChild(server, [dir, String(size)], 'the get-path server', ['--import', 'tsx']);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const load0 = loadavg();
   const ms: Record<string, number[]> = { loopback: [], ...Object.fromEntries(VARIANTS.map((v) => [v, []])) };
   try {
-    const ports = await new Promise<{ http: number; net: number }>((resolve, reject) => {
-      child.once('message', (m) => resolve(m as { http: number; net: number }));
-      child.once('exit', (code) => reject(new Error(`the get-path server exited (code ${code})`)));
-    });
+    const ports = (await child.ready) as { http: number; net: number };
     const check = (what: string, r: { ms: number; bytes: number }): number => {
       if (r.bytes !== size) throw new Error(`${what}: ${r.bytes} of ${size} bytes`);
       return r.ms;
@@ -65,11 +62,7 @@ export async function runGetPath(rounds: number, sizeMiB: number): Promise<void>
     }
   } finally {
     agent.destroy();
-    if (child.exitCode === null) {
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await child.stop();
     await rm(dir, { recursive: true, force: true });
   }
   const rate = (xs: number[]): number => sizeMiB / (percentile(xs, 0.5) / 1000);

@@ -62,6 +62,42 @@ export async function smallWriteLimit(dir: string, clients: number, seconds: num
   return rate;
 }
 
+/** A helper process of the bench: its stdout dropped, its stderr shown, an IPC channel. */
+export interface BenchChild {
+  child: ChildProcess;
+  /** Its first IPC message (what it announces once ready); rejects if it exits first. */
+  ready: Promise<unknown>;
+  /** SIGTERM, then waits for it to exit (nothing when it has already exited). */
+  stop(): Promise<void>;
+}
+
+/** Forks `module` (a script path) with `args` (and `execArgv`, e.g. a TypeScript loader) as a BenchChild named `what` in errors. */
+export function forkBenchChild(module: string, args: string[], what: string, execArgv?: string[]): BenchChild {
+  const child = fork(module, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], ...(execArgv !== undefined ? { execArgv } : {}) });
+  const ready = new Promise<unknown>((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${what} exited (code ${code})`)));
+  });
+  ready.catch(() => undefined);
+  return {
+    child,
+    ready,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Writes `source` (CommonJS) to `dir/name` and forks it (forkBenchChild). */
+async function forkScript(dir: string, name: string, source: string, args: string[], what: string): Promise<BenchChild> {
+  const script = join(dir, name);
+  await writeFile(script, source);
+  return forkBenchChild(script, args, what);
+}
+
 /** The sender of the loopback limit: a separate process serving a file on every connection. */
 const SENDER = `
 const net = require('node:net');
@@ -78,22 +114,8 @@ export interface LoopbackSender {
 }
 
 export async function startLoopbackSender(dir: string, file: string): Promise<LoopbackSender> {
-  const script = join(dir, 'bench-sender.cjs');
-  await writeFile(script, SENDER);
-  const child: ChildProcess = fork(script, [file], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as number));
-    child.once('exit', (code) => reject(new Error(`the loopback sender exited (code ${code})`)));
-  });
-  return {
-    port,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const sender = await forkScript(dir, 'bench-sender.cjs', SENDER, [file], 'the loopback sender');
+  return { port: (await sender.ready) as number, stop: () => sender.stop() };
 }
 
 /**
@@ -161,22 +183,14 @@ export interface ReplicationPipeline {
 export async function startReplicationPipeline(dirs: [string, string, string]): Promise<ReplicationPipeline> {
   const script = join(dirs[0], 'bench-pipeline.cjs');
   await writeFile(script, PIPELINE);
-  const children: ChildProcess[] = [];
-  const start = (args: string[]): Promise<number> => {
-    const child = fork(script, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    children.push(child);
-    return new Promise<number>((resolve, reject) => {
-      child.once('message', (m) => resolve(m as number));
-      child.once('exit', (code) => reject(new Error(`a replication pipeline process exited (code ${code})`)));
-    });
+  const children: BenchChild[] = [];
+  const start = async (args: string[]): Promise<number> => {
+    const c = forkBenchChild(script, args, 'a replication pipeline process');
+    children.push(c);
+    return (await c.ready) as number;
   };
   const stop = async (): Promise<void> => {
-    await Promise.all(children.map(async (c) => {
-      if (c.exitCode !== null || c.signalCode !== null) return;
-      const exited = new Promise<void>((r) => c.once('exit', () => r()));
-      c.kill('SIGTERM');
-      await exited;
-    }));
+    await Promise.all(children.map((c) => c.stop()));
   };
   try {
     const holders = await Promise.all([start(['holder', dirs[1]]), start(['holder', dirs[2]])]);
@@ -251,9 +265,8 @@ export interface Reader {
 }
 
 export async function startReader(dir: string): Promise<Reader> {
-  const script = join(dir, 'bench-reader.cjs');
-  await writeFile(script, READER);
-  const child: ChildProcess = fork(script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const reader = await forkScript(dir, 'bench-reader.cjs', READER, [], 'the bench reader');
+  const { child } = reader;
   const ask = (m: object): Promise<{ seconds: number; bytes: number; status?: number; complete?: boolean }> =>
     new Promise((resolve, reject) => {
       const onExit = (code: number | null): void => reject(new Error(`the bench reader exited (code ${code})`));
@@ -273,11 +286,6 @@ export async function startReader(dir: string): Promise<Reader> {
       if (r.status !== 200 || r.complete !== true) throw new Error(`GET ${url}: status ${r.status}, ${r.complete === true ? 'complete' : 'cut'} after ${r.bytes} bytes`);
       return r;
     },
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => reader.stop(),
   };
 }
