@@ -66,6 +66,16 @@ function holdableDirBackend(path: string): { backend: ObjectBackend; hold: () =>
   };
 }
 
+/** Stages `body` on `local` and starts committing it with `meta`, held at its publication until `release()`. */
+async function commitHeld(local: LocalReplica, hold: () => Hold, body: Buffer, meta: StoredMeta): Promise<{ commit: Promise<StoredMeta>; release: () => void }> {
+  const st = local.stage(BLOB, Readable.from([body]));
+  await st.received;
+  const h = hold();
+  const commit = st.commit(meta);
+  await h.reached;
+  return { commit, release: () => h.release() };
+}
+
 async function newReplica(t: TestContext, options: LocalReplicaOptions = {}): Promise<{ local: LocalReplica; root: string; hold: () => Hold }> {
   const root = await tempDir(t, 'commit-revert-');
   const { backend, hold } = holdableDirBackend(join(root, 'objects'));
@@ -115,17 +125,13 @@ describe('revert versus commit of the same version (in process)', () => {
     const { local, root, hold } = await newReplica(t);
     const body = randomBytes(300_000);
     const meta = metaOf(body);
-    const st = local.stage(BLOB, Readable.from([body]));
-    await st.received;
-    const h = hold();
-    const commit = st.commit(meta);
-    await h.reached;
+    const { commit, release } = await commitHeld(local, hold, body, meta);
     let reverted: boolean | undefined;
     const revert = local.revert(BLOB, meta.version).then((r) => (reverted = r));
     // Let the revert run as far as it goes while the publication is held.
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
     assert.equal(reverted, undefined, 'the revert waits for the commit in flight');
-    h.release();
+    release();
     assert.deepEqual(await commit, meta);
     assert.equal(await revert, true, 'the revert removed what the commit published');
     assert.equal(await local.head(BLOB), undefined);
@@ -142,13 +148,9 @@ describe('revert versus commit of the same version (in process)', () => {
     assert.equal(await local.revert(BLOB, failed.version), false);
     const body = randomBytes(100_000);
     const meta = metaOf(body);
-    const st = local.stage(BLOB, Readable.from([body]));
-    await st.received;
-    const h = hold();
-    const commit = st.commit(meta);
-    await h.reached;
+    const { commit, release } = await commitHeld(local, hold, body, meta);
     assert.equal(await local.revert(BLOB, failed.version), false, 'a revert of another version does not wait for this commit');
-    h.release();
+    release();
     assert.deepEqual(await commit, meta, 'the marker of another version does not refuse this commit');
     assert.deepEqual(await local.head(BLOB), meta);
     assert.equal(await local.revert(BLOB, failed.version), false);
