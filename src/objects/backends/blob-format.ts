@@ -33,6 +33,21 @@ export function decodeFooter(footer: Buffer, storedBytes: number): number {
 /** A CRC32 value as the 8 hex digits stored in replica metadata. */
 export const crc32Hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
 
+/** INVALID_ARGUMENT when a body of `size` bytes so far is longer than the `declared` size. */
+export function checkNotOverDeclared(declared: number | undefined, size: number): void {
+  if (declared !== undefined && size > declared) throw new FlotillaError(Code.INVALID_ARGUMENT, `body is longer than the declared ${declared} bytes`);
+}
+
+/** INVALID_ARGUMENT when a whole body of `size` bytes is not the `declared` size. */
+export function checkDeclaredSize(declared: number | undefined, size: number): void {
+  if (declared !== undefined && size !== declared) throw new FlotillaError(Code.INVALID_ARGUMENT, `body is ${size} bytes, ${declared} were declared (truncated upload?)`);
+}
+
+/** A body's size and the digests computed of it (the CRC32 as its value, stored as 8 hex digits). */
+export function writtenBody(size: number, d: { sha256?: string | undefined; md5?: string | undefined; crc32?: number | undefined }): WrittenBody {
+  return { size, ...(d.sha256 !== undefined ? { sha256: d.sha256 } : {}), ...(d.md5 !== undefined ? { md5: d.md5 } : {}), ...(d.crc32 !== undefined ? { crc32: crc32Hex(d.crc32) } : {}) };
+}
+
 /** Both digests (the default of a backend put). */
 export const ALL_DIGESTS: BodyDigests = { sha256: true, md5: true };
 
@@ -58,9 +73,7 @@ export class BodyHasher {
 
   update(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.expectedSize !== undefined && this.size > this.expectedSize) {
-      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is longer than the declared ${this.expectedSize} bytes`);
-    }
+    checkNotOverDeclared(this.expectedSize, this.size);
     this.sha?.update(chunk);
     this.md5?.update(chunk);
     if (this.crc !== undefined) this.crc = crc32(chunk, this.crc);
@@ -68,10 +81,8 @@ export class BodyHasher {
 
   /** Size and digests; throws INVALID_ARGUMENT when a declared size was not reached. Call once. */
   result(): WrittenBody {
-    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
-      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is ${this.size} bytes, ${this.expectedSize} were declared (truncated upload?)`);
-    }
-    return { size: this.size, ...(this.sha !== undefined ? { sha256: this.sha.digest('hex') } : {}), ...(this.md5 !== undefined ? { md5: this.md5.digest('hex') } : {}), ...(this.crc !== undefined ? { crc32: crc32Hex(this.crc) } : {}) };
+    checkDeclaredSize(this.expectedSize, this.size);
+    return writtenBody(this.size, { sha256: this.sha?.digest('hex'), md5: this.md5?.digest('hex'), crc32: this.crc });
   }
 }
 

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { CRC32_NATIVE_MODULE } from '../../core/crc32.js';
 import { Code, FlotillaError } from '../../core/errors.js';
 import type { BodyDigests, WrittenBody } from './backend.js';
-import { BodyHasher, crc32Hex } from './blob-format.js';
+import { BodyHasher, checkDeclaredSize, checkNotOverDeclared, writtenBody } from './blob-format.js';
 
 /** A body's digests, fed chunk by chunk. `update` answers a promise when the caller must wait before the next chunk (back-pressure). */
 export interface BodyDigester {
@@ -246,9 +246,7 @@ export class OffloadedHasher implements BodyDigester {
   update(chunk: Buffer): Promise<void> | undefined {
     if (this.error !== undefined) throw this.error;
     if (this.closed) throw new FlotillaError(Code.FAILED_PRECONDITION, 'digests already taken');
-    if (this.expectedSize !== undefined && this.size + chunk.length > this.expectedSize) {
-      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is longer than the declared ${this.expectedSize} bytes`);
-    }
+    checkNotOverDeclared(this.expectedSize, this.size + chunk.length);
     const copied = this.copy(chunk, 0);
     if (copied === chunk.length) return undefined;
     return this.rest(chunk, copied);
@@ -296,9 +294,11 @@ export class OffloadedHasher implements BodyDigester {
   async result(): Promise<WrittenBody> {
     if (this.error !== undefined) throw this.error;
     if (this.closed) throw new FlotillaError(Code.FAILED_PRECONDITION, 'digests already taken');
-    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
+    try {
+      checkDeclaredSize(this.expectedSize, this.size);
+    } catch (err) {
       this.abort();
-      throw new FlotillaError(Code.INVALID_ARGUMENT, `body is ${this.size} bytes, ${this.expectedSize} were declared (truncated upload?)`);
+      throw err;
     }
     this.closed = true;
     this.flush();
@@ -306,7 +306,7 @@ export class OffloadedHasher implements BodyDigester {
       this.final = { resolve, reject };
       this.post({ t: 'end', job: this.job });
     });
-    return { size: this.size, ...(d.sha256 !== undefined ? { sha256: d.sha256 } : {}), ...(d.md5 !== undefined ? { md5: d.md5 } : {}), ...(d.crc32 !== undefined ? { crc32: crc32Hex(d.crc32) } : {}) };
+    return writtenBody(this.size, d);
   }
 
   abort(): void {
