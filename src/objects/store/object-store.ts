@@ -183,8 +183,11 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
    * keeps it unpublished; (2) once a write quorum staged the same bytes, every such holder publishes it (fsync,
    * rename, index). Holders that failed or disagree are aborted. Should fewer than a quorum publish, the
    * published ones and those whose commit failed are reverted (removed where they hold this version).
+   * `how.fromClient`: the body is a client's request (drained on failure, not destroyed); `how.sha256Etag`:
+   * the ETag is `sha256-<hex>` and no MD5 is computed (unless `expect.md5` asks for one).
    */
-  async function writeBlob(pl: Placement, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations, fromClient = false, sha256Etag = false): Promise<StoredMeta> {
+  async function writeBlob(pl: Placement, blob: string, body: Readable, draft: MetaDraft, expect: WriteExpectations, how: { fromClient?: boolean; sha256Etag?: boolean } = {}): Promise<StoredMeta> {
+    const { fromClient = false, sha256Etag = false } = how;
     // On failure a client's request body is drained (destroying it would reset the connection before
     // the client reads the error); a source of our own (a copy, a multipart completion) is destroyed.
     const dropBody = (): void => {
@@ -420,7 +423,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       ...(input.expectedSha256 !== undefined ? { sha256: input.expectedSha256.toLowerCase() } : {}),
       ...(input.expectedMd5 !== undefined ? { md5: input.expectedMd5.toLowerCase() } : {}),
     };
-    const meta = await writeBlob(pl, objectBlobName(pl.policy, pl.partition, input.bucket, input.key), input.body, draft, expect, fromClient, input.etag === 'sha256');
+    const meta = await writeBlob(pl, objectBlobName(pl.policy, pl.partition, input.bucket, input.key), input.body, draft, expect, { fromClient, sha256Etag: input.etag === 'sha256' });
     return toObjectMeta(meta);
   }
 
@@ -617,7 +620,7 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
         body,
         { kind: 'part', bucket, key, contentType: '', userMetadata: {}, lastModifiedMs: t, version: newVersion(t), uploadId, partNumber },
         size !== undefined ? { size } : {},
-        true,
+        { fromClient: true },
       );
       const part = { partNumber, etag: meta.md5, size: meta.size, sha256: meta.sha256 };
       await o.coord().put(partKey(uploadId, partNumber), JSON.stringify(part));
