@@ -1,17 +1,24 @@
 /**
- * Hashing a body on a worker thread: the SHA-256, MD5 and CRC32 of a large PUT cost the access node's main
- * thread ~150 ms per 64 MiB on this kind of machine (MD5 alone ~90 ms), and that thread also moves the
- * bytes to the other holders, so a PUT went as fast as that one thread could hash. Here the main thread
- * only copies each chunk into a ring of shared memory (a few ms per 64 MiB) and the digests are computed
- * on one worker thread of the process, beside the I/O.
+ * Hashing a body on a worker thread. The main thread of the access node moves every byte to the other
+ * holders; digests it computes itself slow that down. Here the main thread only copies each chunk into a
+ * ring of shared memory and the digests are computed on one worker thread of the process, beside the I/O.
  *
- * `createBodyDigester` hands out an OffloadedHasher for bodies of at least OFFLOAD_MIN_BYTES (or of
- * unknown size) while fewer than MAX_OFFLOADED_JOBS are running, else an inline BodyHasher: small bodies
- * cost less hashed where they are than a round trip to the worker. Both have the same results and the
- * same size checks (`update` throws INVALID_ARGUMENT past a declared size; `result` when it was not
- * reached). A worker that fails fails the bodies it was hashing (UNAVAILABLE), and the next one starts a
- * new worker.
+ * The copy is not free: V8 copies into shared memory word by word (~30 ms per 64 MiB here) and each
+ * wake-up of the thread is a message (~10-25 ms more per 64 MiB), so the main thread saves only what the
+ * digests cost beyond that. MD5 (~90 ms per 64 MiB) is worth it: S3's PutObject and UploadPart (their
+ * ETag). SHA-256 is worth it only in software (~150 ms per 64 MiB): with the CPU's SHA-256 instructions
+ * (x86 SHA-NI, Arm's SHA2, used by OpenSSL) SHA-256 + CRC32 cost ~50 ms, about what the copy and the
+ * wake-ups cost, and offloading them only added the thread's ~60 ms of CPU: on two cores shared by the
+ * client and three nodes a replicated 64 MiB PUT went 160-220 MiB/s inline against 75-205 offloaded.
+ *
+ * `createBodyDigester` hands out an OffloadedHasher when the digests are the costly kind (wantsThread) for
+ * a body of at least OFFLOAD_MIN_BYTES (or of unknown size) while fewer than MAX_OFFLOADED_JOBS are
+ * running, else an inline BodyHasher: small bodies cost less hashed where they are than a round trip to
+ * the worker. Both have the same results and the same size checks (`update` throws INVALID_ARGUMENT past a
+ * declared size; `result` when it was not reached). A worker that fails fails the bodies it was hashing
+ * (UNAVAILABLE), and the next one starts a new worker.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CRC32_NATIVE_MODULE } from '../../core/crc32.js';
 import { Code, FlotillaError } from '../../core/errors.js';
@@ -323,9 +330,28 @@ export class OffloadedHasher implements BodyDigester {
   }
 }
 
-/** The digester for a body of `expectedSize` bytes (undefined: unknown): offloaded when large, else inline. */
+/**
+ * Whether OpenSSL's SHA-256 runs on the CPU's SHA-256 instructions: the `sha_ni` flag (x86) or `sha2`
+ * feature (Arm) in /proc/cpuinfo. Read once; false when it cannot be read (SHA-256 then counts as costly).
+ */
+function cpuHasSha256(): boolean {
+  try {
+    return /^(flags|Features)\s*:.*\b(sha_ni|sha2)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+let sha256InHardware: boolean | undefined;
+
+/** Whether `digests` cost the main thread more than feeding them to the thread does (see the top). */
+export function wantsThread(digests: BodyDigests): boolean {
+  sha256InHardware ??= cpuHasSha256();
+  return digests.md5 || (digests.sha256 && !sha256InHardware);
+}
+
+/** The digester for a body of `expectedSize` bytes (undefined: unknown): offloaded when large and costly to hash, else inline. */
 export function createBodyDigester(expectedSize: number | undefined, digests: BodyDigests): BodyDigester {
-  const any = digests.sha256 || digests.md5 || digests.crc32 === true;
-  if (any && (expectedSize === undefined || expectedSize >= OFFLOAD_MIN_BYTES) && shared.active < MAX_OFFLOADED_JOBS) return new OffloadedHasher(expectedSize, digests);
+  if (wantsThread(digests) && (expectedSize === undefined || expectedSize >= OFFLOAD_MIN_BYTES) && shared.active < MAX_OFFLOADED_JOBS) return new OffloadedHasher(expectedSize, digests);
   return new InlineDigester(expectedSize, digests);
 }

@@ -202,7 +202,8 @@ export function createObjectStore(o: ObjectStoreOptions): ObjectStore {
       throw new FlotillaError(Code.UNAVAILABLE, `only ${targets.length} replica holders are up for ${draft.bucket}/${draft.key}; the write quorum is ${quorum} of ${pl.replicas}`);
     }
     const needMd5 = (draft.etag === undefined && !sha256Etag) || expect.md5 !== undefined;
-    // Large bodies are hashed on the process's hashing thread (digest-worker.ts): this thread moves the bytes.
+    // Large bodies with an MD5 (or a SHA-256 without the CPU's instructions) are hashed on the process's
+    // hashing thread (digest-worker.ts): this thread moves the bytes.
     const hasher = createBodyDigester(expect.size, { sha256: true, md5: needMd5, crc32: true });
     let r: Awaited<ReturnType<typeof fanOut<Staged>>>;
     try {

@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Code, FlotillaError } from '../../../src/core/errors.js';
 import { BodyHasher } from '../../../src/objects/backends/blob-format.js';
-import { createBodyDigester, digestThreadRunning, IDLE_STOP_MS, MAX_OFFLOADED_JOBS, OFFLOAD_MIN_BYTES, OffloadedHasher, RING_BYTES, stopDigestWorker, type BodyDigester } from '../../../src/objects/backends/digest-worker.js';
+import { createBodyDigester, digestThreadRunning, IDLE_STOP_MS, MAX_OFFLOADED_JOBS, OFFLOAD_MIN_BYTES, OffloadedHasher, RING_BYTES, stopDigestWorker, wantsThread, type BodyDigester } from '../../../src/objects/backends/digest-worker.js';
 import type { BodyDigests } from '../../../src/objects/backends/index.js';
 
 const MiB = 1024 * 1024;
@@ -29,19 +30,29 @@ const inline = (body: Buffer, digests: BodyDigests): ReturnType<BodyHasher['resu
 const codeOf = (e: unknown): Code | undefined => (e instanceof FlotillaError ? e.code : undefined);
 
 describe('digests on the hashing thread (digest-worker.ts)', () => {
-  it('large bodies go to the thread, small ones are hashed inline; the digests are the inline ones, whatever the chunking', async () => {
+  it('large bodies with costly digests go to the thread, small ones and cheap digests are hashed inline', () => {
     const large = createBodyDigester(OFFLOAD_MIN_BYTES, ALL);
     assert.ok(large instanceof OffloadedHasher);
     large.abort();
     const small = createBodyDigester(OFFLOAD_MIN_BYTES - 1, ALL);
     assert.ok(!(small instanceof OffloadedHasher));
     small.abort();
+    // MD5 always costs more than the copy into the ring; SHA-256 only without the CPU's SHA-256 instructions.
+    const hardware = /^(flags|Features)\s*:.*\b(sha_ni|sha2)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    const sha = createBodyDigester(OFFLOAD_MIN_BYTES, { sha256: true, md5: false, crc32: true });
+    assert.equal(sha instanceof OffloadedHasher, !hardware);
+    sha.abort();
+    assert.equal(wantsThread({ sha256: true, md5: false, crc32: true }), !hardware);
+    assert.equal(wantsThread({ sha256: false, md5: false, crc32: true }), false);
+    assert.equal(wantsThread({ sha256: false, md5: true }), true);
+  });
+
+  it('digests computed on the thread are the inline ones, whatever the chunking and whichever digests', async () => {
     const body = randomBytes(3 * RING_BYTES + 12345);
     // 64 KiB socket reads; odd sizes across the ring's end; chunks larger than the ring itself.
     for (const sizes of [[64 * 1024], [1, 7, 100_003, 65_537], [RING_BYTES + 3, 5]]) {
       for (const digests of [ALL, { sha256: true, md5: false, crc32: true }, { sha256: false, md5: false, crc32: true }]) {
-        const d = createBodyDigester(body.length, digests);
-        assert.ok(d instanceof OffloadedHasher);
+        const d = new OffloadedHasher(body.length, digests);
         await feed(d, body, sizes);
         assert.deepEqual(await d.result(), inline(body, digests), `chunks ${sizes.join(',')}, ${JSON.stringify(digests)}`);
       }
