@@ -8,12 +8,14 @@
  *   PUT    /api/v1/objects/buckets/:bucket/objects/KEY          raw body, streamed; Content-Type kept;
  *                                                                ETag "sha256-<hex SHA-256>" (no MD5 pass)
  *   GET    /api/v1/objects/buckets/:bucket/objects/KEY          the bytes (Range: bytes=a-b honoured)
+ *   HEAD   /api/v1/objects/buckets/:bucket/objects/KEY          the GET's headers, from the metadata alone
  *   GET    /api/v1/objects/buckets/:bucket/objects/KEY?stat=1   metadata and where each replica is
  *   DELETE /api/v1/objects/buckets/:bucket/objects/KEY
  * Errors are problem+json (FlotillaError).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Code, FlotillaError } from '../core/errors.js';
+import type { ObjectMeta } from './object-service.js';
 import { POLICIES } from './store/names.js';
 import type { ObjectStore } from './store/object-store.js';
 
@@ -22,6 +24,11 @@ function parseRange(h: string | undefined): { start: number; end: number } | und
   const m = /^bytes=(\d+)-(\d*)$/.exec(h.trim());
   if (m === null) throw new FlotillaError(Code.INVALID_ARGUMENT, 'only a single Range: bytes=START-[END] is supported');
   return { start: Number(m[1]), end: m[2] === '' ? Number.MAX_SAFE_INTEGER : Number(m[2]) };
+}
+
+/** The headers a GET and a HEAD of an object answer with (the length is the caller's: a range's). */
+function objectHeaders(reply: FastifyReply, meta: ObjectMeta): FastifyReply {
+  return reply.header('etag', `"${meta.etag}"`).header('x-flotilla-sha256', meta.sha256).header('accept-ranges', 'bytes').type(meta.contentType || 'application/octet-stream');
 }
 
 export function registerObjectHttpRoutes(app: FastifyInstance, store: ObjectStore): void {
@@ -57,18 +64,24 @@ export function registerObjectHttpRoutes(app: FastifyInstance, store: ObjectStor
         ...(req.headers['content-type'] !== undefined ? { contentType: req.headers['content-type'] } : {}),
       });
     });
-    sub.get<{ Params: { bucket: string; '*': string }; Querystring: { stat?: string } }>(`${base}/buckets/:bucket/objects/*`, async (req, reply) => {
+    // No HEAD made from this GET (fastify's would run it and read the whole body to drop it): its own below.
+    sub.get<{ Params: { bucket: string; '*': string }; Querystring: { stat?: string } }>(`${base}/buckets/:bucket/objects/*`, { exposeHeadRoute: false }, async (req, reply) => {
       const { bucket } = req.params;
       const key = req.params['*'];
       if (req.query.stat !== undefined) return { meta: await store.headObject(bucket, key), placement: await store.replicaStatus(bucket, key) };
       const range = parseRange(req.headers.range);
       const r = await store.getObject({ bucket, key, ...(range !== undefined ? { range } : {}) });
-      reply.header('etag', `"${r.meta.etag}"`).header('x-flotilla-sha256', r.meta.sha256).type(r.meta.contentType || 'application/octet-stream');
+      objectHeaders(reply, r.meta);
       if (range !== undefined) {
         const end = Math.min(range.end, r.meta.size - 1);
         reply.status(206).header('content-range', `bytes ${range.start}-${end}/${r.meta.size}`).header('content-length', end - range.start + 1);
       } else reply.header('content-length', r.meta.size);
       return reply.send(r.body);
+    });
+    // Range is for GET only (RFC 9110): a HEAD answers the whole object's headers.
+    sub.head<{ Params: { bucket: string; '*': string } }>(`${base}/buckets/:bucket/objects/*`, async (req, reply) => {
+      const meta = await store.headObject(req.params.bucket, req.params['*']);
+      return objectHeaders(reply, meta).header('content-length', meta.size).send();
     });
     sub.delete<{ Params: { bucket: string; '*': string } }>(`${base}/buckets/:bucket/objects/*`, async (req) => {
       await store.deleteObject(req.params.bucket, req.params['*']);

@@ -3,6 +3,7 @@
  * auditor intervals):
  * - a large object round-trips with its checksums: the answer's SHA-256 and ETag (MD5) are the body's,
  *   every replica file on disk holds the bytes and that metadata, a ranged GET returns the exact slice;
+ *   a HEAD answers the GET's headers from the metadata, without reading the body;
  * - a multipart upload over S3 completes into one object with the S3 multipart ETag;
  * - a PUT from a slow client (a body trickling in) is stored whole on the three nodes;
  * - the undo path: holders that stage a body but fail to publish it (their temporary directory on another
@@ -98,6 +99,32 @@ describe('object write and read paths on three node processes', () => {
       assert.equal(rg.headers.get('content-range'), `bytes ${start}-${end}/${body.length}`);
       assert.ok(Buffer.from(await rg.arrayBuffer()).equals(body.subarray(start, end! + 1)), `range ${start}-${end}`);
     }
+  });
+
+  it('a HEAD answers with a GET\'s headers from the metadata alone (the body is not read)', async () => {
+    const body = randomBytes(24 * MiB + 12345);
+    const r = await fetch(obj(0, 'data', 'big/head.bin'), { method: 'PUT', body, headers: { 'content-type': 'application/x-test' } });
+    assert.equal(r.status, 200, await r.text());
+    // Bytes the node has read (/proc/PID/io rchar: files and sockets). The auditor (1 s) reads replicas in
+    // the background too, so one of several HEADs must read less than a MiB; reading the body is 24 MiB.
+    const rchar = async (pid: number): Promise<number> => Number(/^rchar: (\d+)$/m.exec(await readFile(`/proc/${pid}/io`, 'utf8'))![1]);
+    const pid = c.nodes[1]!.pid!;
+    const read: number[] = [];
+    for (let i = 0; i < 10 && !read.some((n) => n < MiB); i++) {
+      const before = await rchar(pid);
+      const h = await fetch(obj(1, 'data', 'big/head.bin'), { method: 'HEAD' });
+      assert.equal(h.status, 200);
+      assert.equal(h.headers.get('content-length'), String(body.length));
+      assert.equal(h.headers.get('etag'), `"sha256-${sha256(body)}"`);
+      assert.equal(h.headers.get('x-flotilla-sha256'), sha256(body));
+      assert.equal(h.headers.get('content-type'), 'application/x-test');
+      assert.equal(h.headers.get('accept-ranges'), 'bytes');
+      assert.equal((await h.arrayBuffer()).byteLength, 0);
+      read.push((await rchar(pid)) - before);
+    }
+    assert.ok(read.some((n) => n < MiB), `bytes read by the node per HEAD: ${read.join(', ')}`);
+    const missing = await fetch(obj(1, 'data', 'big/no-such.bin'), { method: 'HEAD' });
+    assert.equal(missing.status, 404);
   });
 
   it('a multipart upload over S3 completes into one object with the multipart ETag', async () => {
