@@ -30,6 +30,24 @@ export function decodeFooter(footer: Buffer, storedBytes: number): number {
   return len;
 }
 
+/** Bytes read from a stored blob's end for its head: the footer and, nearly always, the metadata before it. */
+export const TAIL_READ_BYTES = 4096;
+
+/**
+ * The head of a stored blob of `stored` bytes, read with `readAt(start, length)` (which answers exactly
+ * those bytes): one read of the tail holds the footer and, for metadata of up to TAIL_READ_BYTES less the
+ * footer (nearly all), the metadata too; a second read otherwise. INTERNAL when the footer is not one.
+ */
+export async function headFromTail(stored: number, readAt: (start: number, length: number) => Promise<Buffer>): Promise<{ size: number; meta: string }> {
+  if (stored < FOOTER_BYTES) throw new FlotillaError(Code.INTERNAL, 'blob is shorter than its footer');
+  const tailLen = Math.min(stored, TAIL_READ_BYTES);
+  const tail = await readAt(stored - tailLen, tailLen);
+  const metaLen = decodeFooter(tail.subarray(tailLen - FOOTER_BYTES), stored);
+  const metaAt = stored - FOOTER_BYTES - metaLen;
+  const meta = metaLen + FOOTER_BYTES <= tailLen ? tail.subarray(tailLen - FOOTER_BYTES - metaLen, tailLen - FOOTER_BYTES) : await readAt(metaAt, metaLen);
+  return { size: metaAt, meta: meta.toString('utf8') };
+}
+
 /** A CRC32 value as the 8 hex digits stored in replica metadata. */
 export const crc32Hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
 

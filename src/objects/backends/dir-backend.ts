@@ -10,7 +10,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { checkBlobName, checkRange, type BlobHead, type BodyCheck, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
-import { ALL_DIGESTS, BodyHasher, decodeFooter, encodeTrailer, FOOTER_BYTES } from './blob-format.js';
+import { ALL_DIGESTS, BodyHasher, encodeTrailer, headFromTail } from './blob-format.js';
 
 export interface DirBackendOptions {
   /** The directory (created when missing). */
@@ -126,16 +126,16 @@ export function createDirBackend(options: DirBackendOptions): ObjectBackend {
     return p;
   };
 
-  /** The head of an open blob file (INTERNAL when its footer is not one). */
+  /** The head of an open blob file (headFromTail: stat, then one read nearly always). */
   async function headOf(fh: FileHandle): Promise<BlobHead & { stored: number }> {
     const { size: stored } = await fh.stat();
-    if (stored < FOOTER_BYTES) throw new FlotillaError(Code.INTERNAL, 'blob is shorter than its footer');
-    const footer = Buffer.alloc(FOOTER_BYTES);
-    await fh.read(footer, 0, FOOTER_BYTES, stored - FOOTER_BYTES);
-    const metaLen = decodeFooter(footer, stored);
-    const meta = Buffer.alloc(metaLen);
-    await fh.read(meta, 0, metaLen, stored - FOOTER_BYTES - metaLen);
-    return { size: stored - FOOTER_BYTES - metaLen, meta: meta.toString('utf8'), stored };
+    const head = await headFromTail(stored, async (start, length) => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, start);
+      if (bytesRead < length) throw new FlotillaError(Code.INTERNAL, 'blob file is shorter than its size');
+      return buf;
+    });
+    return { ...head, stored };
   }
 
   /** Opens a blob file for reading; undefined when it does not exist. */

@@ -21,7 +21,7 @@ import {
 import { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
-import { ALL_DIGESTS, decodeFooter, encodeTrailer, FOOTER_BYTES, HashingCounter } from './blob-format.js';
+import { ALL_DIGESTS, encodeTrailer, headFromTail, HashingCounter } from './blob-format.js';
 
 export interface S3BackendOptions {
   /** http(s)://HOST:PORT of the service. */
@@ -68,9 +68,27 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
   };
   const endpointHost = options.endpoint.replace(/^https?:\/\//, '');
 
+  /**
+   * Where the bytes of a ranged GET's answer start, when they hold more than `start`..`end`: a server may
+   * ignore a Range and answer the whole object (HTTP allows it), or answer a wider one (s3rver answers
+   * `bytes=0-0` with the whole object as 206 "bytes 0-N/size"). Undefined when the answer is the range.
+   */
+  function widerRange(r: { ContentRange?: string; ContentLength?: number }, Key: string, start: number, end: number): number | undefined {
+    const m = r.ContentRange !== undefined ? /^bytes (\d+)-(\d+)\//.exec(r.ContentRange) : null;
+    const [from, to] = m !== null ? [Number(m[1]), Number(m[2])] : [0, (r.ContentLength ?? 0) - 1];
+    if (from === start && to === end) return undefined;
+    if (from <= start && to >= end) return from;
+    throw new FlotillaError(Code.UNAVAILABLE, `the S3 backend answered bytes ${from}-${to} for bytes ${start}-${end} of ${Key}`);
+  }
+
+  /** Bytes `start`..`end` (inclusive) of an object (cut from a wider answer: widerRange). */
   async function readRange(Key: string, start: number, end: number): Promise<Buffer> {
     const r = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
-    return Buffer.from(await r.Body!.transformToByteArray());
+    const from = widerRange(r, Key, start, end);
+    const b = Buffer.from(await r.Body!.transformToByteArray());
+    const at = from === undefined ? 0 : start - from;
+    if (b.length < at + end - start + 1) throw new FlotillaError(Code.UNAVAILABLE, `the S3 backend answered ${b.length} bytes for bytes ${start}-${end} of ${Key}`);
+    return b.subarray(at, at + end - start + 1);
   }
 
   async function head(Key: string): Promise<BlobHead | undefined> {
@@ -82,11 +100,30 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
       if (isNotFound(err)) return undefined;
       throw backendError(err, `head ${Key}`);
     }
-    if (stored < FOOTER_BYTES) throw new FlotillaError(Code.INTERNAL, 'blob is shorter than its footer');
-    const footer = await readRange(Key, stored - FOOTER_BYTES, stored - 1);
-    const metaLen = decodeFooter(footer, stored);
-    const meta = metaLen === 0 ? Buffer.alloc(0) : await readRange(Key, stored - FOOTER_BYTES - metaLen, stored - FOOTER_BYTES - 1);
-    return { size: stored - FOOTER_BYTES - metaLen, meta: meta.toString('utf8') };
+    return headFromTail(stored, (start, length) => readRange(Key, start, start + length - 1));
+  }
+
+  /** Bytes `start`..`start + length - 1` of `source` (destroyed once they have passed, or on failure). */
+  async function* sliceOf(source: Readable, start: number, length: number): AsyncIterable<Buffer> {
+    let skip = start;
+    let left = length;
+    try {
+      for await (const c of source) {
+        let b = c as Buffer;
+        if (skip >= b.length) {
+          skip -= b.length;
+          continue;
+        }
+        b = b.subarray(skip, skip + left);
+        skip = 0;
+        left -= b.length;
+        yield b;
+        if (left === 0) return;
+      }
+      throw new FlotillaError(Code.UNAVAILABLE, `the S3 backend's answer ended ${left} bytes before the range did`);
+    } finally {
+      source.destroy();
+    }
   }
 
   /** Splits a stream into parts of exactly `partBytes` (the last shorter), buffering one part at most. */
@@ -182,7 +219,9 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
       const end = range?.end ?? h.size - 1;
       try {
         const r = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
-        return { head: h, body: r.Body as Readable };
+        const body = r.Body as Readable;
+        const from = widerRange(r, Key, start, end);
+        return { head: h, body: from === undefined ? body : Readable.from(sliceOf(body, start - from, end - start + 1)) };
       } catch (err) {
         if (isNotFound(err)) throw new FlotillaError(Code.NOT_FOUND, `blob ${name} not found`);
         throw backendError(err, `get ${Key}`);

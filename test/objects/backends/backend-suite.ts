@@ -52,6 +52,24 @@ export function runBackendSuite(opts: BackendSuiteOptions): void {
     assert.equal((await readAll(g.body)).length, 0);
   });
 
+  test('metadata of any size up to the limit, with bodies shorter and longer than it, reads back exactly (and their first byte alone)', async (t) => {
+    const b = await opts.newBackend(t);
+    // Sizes around the directory backend's one-read tail (4 KiB with its 12-byte footer) and the 16 KiB limit.
+    for (const metaLen of [0, 1, 4084, 4085, 4096, 9000, 16 * 1024]) {
+      for (const bodyLen of [0, 1, 5, 5000]) {
+        const meta = 'é'.repeat(metaLen >> 1) + 'm'.repeat(metaLen & 1);
+        const body = randomBytes(bodyLen);
+        const name = `m/${metaLen}-${bodyLen}`;
+        await put(b, name, body, meta);
+        assert.deepEqual(await b.head(name), { size: bodyLen, meta }, `head, meta ${metaLen} bytes, body ${bodyLen}`);
+        const g = await b.get(name);
+        assert.equal(g.head.meta, meta);
+        assert.ok((await readAll(g.body)).equals(body), `body, meta ${metaLen} bytes, body ${bodyLen}`);
+        if (bodyLen > 0) assert.ok((await readAll((await b.get(name, { start: 0, end: 0 })).body)).equals(body.subarray(0, 1)), `first byte, meta ${metaLen} bytes`);
+      }
+    }
+  });
+
   test('missing blobs: get is NOT_FOUND, head undefined, delete succeeds', async (t) => {
     const b = await opts.newBackend(t);
     await assert.rejects(b.get('no/such'), (e: FlotillaError) => e.code === 'NOT_FOUND');
