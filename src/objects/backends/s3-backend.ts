@@ -4,20 +4,10 @@
  * (8 MiB): a body that fits is one PutObject, a longer one a multipart upload, completed only once the
  * whole body arrived (S3 makes an object visible at PutObject / CompleteMultipartUpload, never in part)
  * and aborted on any failure. Reads of the footer and metadata are ranged GETs.
+ *
+ * The SDK (~20 MiB of a process's memory) is loaded by `start`: a node without an S3 backend never loads it.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type * as Sdk from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { Code, FlotillaError } from '../../core/errors.js';
 import { checkBlobName, checkRange, type BlobHead, type BlobListing, type ObjectBackend, type PutBlobOptions, type WrittenBody } from './backend.js';
@@ -53,14 +43,17 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
   const partBytes = options.partBytes ?? 8 * 1024 * 1024;
   const accessKeyId = options.accessKeyId ?? process.env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = options.secretAccessKey ?? process.env.AWS_SECRET_ACCESS_KEY;
-  const client = new S3Client({
+  const clientConfig = {
     endpoint: options.endpoint,
     region: options.region ?? 'us-east-1',
     forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+    responseChecksumValidation: 'WHEN_REQUIRED' as const,
     ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
-  });
+  };
+  // Set by start() (see the top); every other method runs after it.
+  let api!: typeof Sdk;
+  let client!: Sdk.S3Client;
   const Bucket = options.bucket;
   const keyOf = (name: string): string => {
     checkBlobName(name);
@@ -83,7 +76,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
 
   /** Bytes `start`..`end` (inclusive) of an object (cut from a wider answer: widerRange). */
   async function readRange(Key: string, start: number, end: number): Promise<Buffer> {
-    const r = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
+    const r = await client.send(new api.GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
     const from = widerRange(r, Key, start, end);
     const b = Buffer.from(await r.Body!.transformToByteArray());
     const at = from === undefined ? 0 : start - from;
@@ -94,7 +87,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
   async function head(Key: string): Promise<BlobHead | undefined> {
     let stored: number;
     try {
-      const h = await client.send(new HeadObjectCommand({ Bucket, Key }));
+      const h = await client.send(new api.HeadObjectCommand({ Bucket, Key }));
       stored = h.ContentLength ?? 0;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -155,14 +148,16 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
     location: `s3://${endpointHost}/${Bucket}${prefix === '' ? '' : `/${prefix.slice(0, -1)}`}`,
     capabilities: { rangedReads: true, serverSideCopy: false, atomicPut: true },
     async start() {
+      api = await import('@aws-sdk/client-s3');
+      client = new api.S3Client(clientConfig);
       try {
-        await client.send(new HeadBucketCommand({ Bucket }));
+        await client.send(new api.HeadBucketCommand({ Bucket }));
       } catch (err) {
         throw new FlotillaError(Code.CONFIG_INVALID, `S3 backend: bucket ${Bucket} at ${options.endpoint} is not reachable: ${(err as Error).name ?? ''} ${(err as Error).message ?? ''}`.trim(), { cause: err });
       }
     },
     async stop() {
-      client.destroy();
+      (client as Sdk.S3Client | undefined)?.destroy();
     },
 
     async put(name: string, body: Readable, opts: PutBlobOptions): Promise<WrittenBody> {
@@ -183,7 +178,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
         // One part: a single PutObject.
         const data = first.done === true ? await trailer() : first.value;
         try {
-          await client.send(new PutObjectCommand({ Bucket, Key, Body: data, ContentLength: data.length }));
+          await client.send(new api.PutObjectCommand({ Bucket, Key, Body: data, ContentLength: data.length }));
         } catch (err) {
           throw backendError(err, `put ${Key}`);
         }
@@ -191,20 +186,20 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
       }
       let UploadId: string | undefined;
       try {
-        UploadId = (await client.send(new CreateMultipartUploadCommand({ Bucket, Key }))).UploadId;
+        UploadId = (await client.send(new api.CreateMultipartUploadCommand({ Bucket, Key }))).UploadId;
         const done: { ETag: string; PartNumber: number }[] = [];
         const send = async (data: Buffer): Promise<void> => {
           const PartNumber = done.length + 1;
-          const r = await client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length }));
+          const r = await client.send(new api.UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length }));
           done.push({ ETag: r.ETag ?? '', PartNumber });
         };
         await send(first.value as Buffer);
         await send(second.value);
         for (let n = await it.next(); n.done !== true; n = await it.next()) await send(n.value);
-        await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }));
+        await client.send(new api.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }));
         return written!;
       } catch (err) {
-        if (UploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+        if (UploadId !== undefined) await client.send(new api.AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
         throw backendError(err, `put ${Key}`);
       }
     },
@@ -218,7 +213,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
       const start = range?.start ?? 0;
       const end = range?.end ?? h.size - 1;
       try {
-        const r = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
+        const r = await client.send(new api.GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${end}` }));
         const body = r.Body as Readable;
         const from = widerRange(r, Key, start, end);
         return { head: h, body: from === undefined ? body : Readable.from(sliceOf(body, start - from, end - start + 1)) };
@@ -233,7 +228,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
     async delete(name) {
       const Key = keyOf(name);
       try {
-        await client.send(new DeleteObjectCommand({ Bucket, Key }));
+        await client.send(new api.DeleteObjectCommand({ Bucket, Key }));
       } catch (err) {
         if (!isNotFound(err)) throw backendError(err, `delete ${Key}`);
       }
@@ -242,7 +237,7 @@ export function createS3Backend(options: S3BackendOptions): ObjectBackend {
     async *list(namePrefix: string): AsyncIterable<BlobListing> {
       let ContinuationToken: string | undefined;
       for (let page = 0; page < 1_000_000; page++) {
-        const r = await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix + namePrefix, ...(ContinuationToken !== undefined ? { ContinuationToken } : {}) }));
+        const r = await client.send(new api.ListObjectsV2Command({ Bucket, Prefix: prefix + namePrefix, ...(ContinuationToken !== undefined ? { ContinuationToken } : {}) }));
         for (const o of r.Contents ?? []) {
           if (o.Key !== undefined) yield { name: o.Key.slice(prefix.length), storedBytes: o.Size ?? 0 };
         }
