@@ -3,7 +3,8 @@
  * a terminal (or FLOTILLA_LOG_PRETTY=1). Level from FLOTILLA_LOG_LEVEL (default info).
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -26,6 +27,8 @@ export function createLogger(options: LoggerOptions): Logger {
   const wantPretty = options.pretty ?? (process.env.FLOTILLA_LOG_PRETTY === '1' || process.stderr.isTTY === true);
   const base = { name: options.name };
   if (wantPretty) {
+    // Loaded only here (~10 MiB of memory): processes logging JSON never load it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     const stream = pretty({
       colorize: process.stderr.isTTY === true,
       destination: options.destination ?? 2,

@@ -7,18 +7,28 @@
  * PEM: `ca.crt`, `ca.key`, `<name>.crt`, `<name>.key`; keys are written 0600, every file atomically (a
  * temp file renamed into place), and an existing file is never overwritten unless asked.
  */
-import 'reflect-metadata';
 import { randomBytes, webcrypto, X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent as HttpAgent, request as httpRequest, type AgentOptions, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { z } from 'zod';
 import { Code, FlotillaError } from './errors.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let x509Module: Promise<typeof X509> | undefined;
+
+/** @peculiar/x509 (~18 MiB of memory with its dependencies), loaded when a certificate is made: not by every process that imports this module. */
+function loadX509(): Promise<typeof X509> {
+  x509Module ??= (async () => {
+    await import('reflect-metadata');
+    const m = await import('@peculiar/x509');
+    m.cryptoProvider.set(webcrypto as unknown as Parameters<typeof m.cryptoProvider.set>[0]);
+    return m;
+  })();
+  return x509Module;
+}
 
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const dayMs = 86_400_000;
@@ -55,12 +65,14 @@ function checkDays(days: number, what: string): void {
 }
 
 async function exportKey(key: webcrypto.CryptoKey): Promise<string> {
+  const x509 = await loadX509();
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 /** Creates a self-signed certificate authority for one cluster. */
 export async function createCertificateAuthority(options: { name?: string; days?: number } = {}): Promise<CertificatePair> {
+  const x509 = await loadX509();
   const name = options.name ?? 'Flotilla cluster CA';
   const days = options.days ?? 3650;
   checkDays(days, 'CA');
@@ -84,6 +96,7 @@ export async function createCertificateAuthority(options: { name?: string; days?
 
 /** Issues a process certificate signed by `ca`, valid for both server and client authentication. */
 export async function issueCertificate(ca: CertificatePair, options: IssueOptions): Promise<CertificatePair> {
+  const x509 = await loadX509();
   if (!namePattern.test(options.commonName)) {
     throw new FlotillaError(Code.INVALID_ARGUMENT, `invalid certificate name ${JSON.stringify(options.commonName)}: use letters, digits, '.', '_' and '-' (at most 63)`);
   }
