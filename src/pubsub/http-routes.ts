@@ -11,7 +11,7 @@
  * HTTP listener to loopback until then. Subscribing to a non-public channel needs a valid channel token.
  */
 import websocket from '@fastify/websocket';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseDuration } from '../core/duration.js';
 import { Code, FlotillaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -97,7 +97,15 @@ export function registerPubsubRoutes(app: FastifyInstance, broker: Broker, logge
   // At the root: the plugin takes every upgrade request of the HTTP server through Fastify, and its hook
   // that closes the socket after a plain HTTP answer must run for every route, not only /ws (an upgrade
   // request to another route otherwise held its socket for good).
-  void app.register(websocket, { options: { maxPayload: broker.limits.maxDataBytes + 16 * 1024 } });
+  void app.register(websocket, {
+    options: { maxPayload: broker.limits.maxDataBytes + 16 * 1024 },
+    // A socket error here is the client's doing (a frame over the limit, bad framing, a reset): logged as a
+    // warning with its cause, not as a server error with a stack (the plugin's default).
+    errorHandler: (err: Error, socket: unknown, request: FastifyRequest) => {
+      logger.warn({ err: err.message, remote: request.ip }, 'pubsub: websocket closed on a client error');
+      (socket as { terminate(): void }).terminate();
+    },
+  });
   // The plugin closes such a socket only when its own onRequest hook ran, which an earlier hook's answer
   // (a 401 from authentication) skips: an upgrade request answered over plain HTTP ends its socket here.
   app.addHook('onResponse', (request, reply, done) => {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger } from '../../src/core/log.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/core/log.js';
 import { openSqlStore, type SqlStore } from '../../src/core/sql/index.js';
 import { createHttpServer, type HttpServer } from '../../src/http/index.js';
 import { createPubsubClient, createPubsubService, signChannelToken, type ClientPublication, type PubsubService, type WebSocketConstructor } from '../../src/pubsub/index.js';
@@ -21,13 +22,16 @@ let service: PubsubService;
 let base: string;
 let wsUrl: string;
 const cleanups: (() => Promise<void> | void)[] = [];
+/** What the service and the HTTP server logged (JSON lines, parsed). */
+const logged: { level: number; msg: string }[] = [];
+const logger = createLogger({ name: 'test', level: 'debug', destination: new Writable({ write: (c: Buffer, _e, cb) => (logged.push(JSON.parse(c.toString('utf8')) as { level: number; msg: string }), cb()) }) });
 
 before(async () => {
   const dir = await tempDir();
   cleanups.push(async () => (await import('node:fs/promises')).rm(dir, { recursive: true, force: true }));
   sql = await openSqlStore(`sqlite:${join(dir, 'db.sqlite')}`);
-  service = createPubsubService({ sql, logger: silentLogger(), dataDir: dir, tokenSecret: secret, ackTimeoutMs: 2000 });
-  http = createHttpServer({ listen: `127.0.0.1:${await freePort()}`, logger: silentLogger(), processName: 'test', version: 'test' });
+  service = createPubsubService({ sql, logger, dataDir: dir, tokenSecret: secret, ackTimeoutMs: 2000 });
+  http = createHttpServer({ listen: `127.0.0.1:${await freePort()}`, logger, processName: 'test', version: 'test' });
   service.registerHttp(http.app);
   await service.start();
   await http.start();
@@ -147,6 +151,9 @@ describe('scheduled delivery over WebSocket and SSE', { concurrency: true }, () 
     huge.send(JSON.stringify({ id: 1, ping: {}, pad: 'x'.repeat(200_000) }));
     await waitUntil(() => huge.closeCode !== undefined, 5000, 'the oversized connection to close');
     assert.equal(huge.closeCode, 1009);
+    // A client's fault: a warning saying so, no error-level line (the websocket plugin's default logged one).
+    await waitUntil(() => logged.some((l) => l.msg === 'pubsub: websocket closed on a client error'), 5000, 'the warning');
+    assert.deepEqual(logged.filter((l) => l.level >= 50), []);
     // HTTP: oversized, absurdly far, malformed.
     const big = await httpJson(base, 'POST', '/api/v1/publish', { channel: 'public:watch', data: 'x'.repeat(70_000) });
     assert.equal(big.status, 429);
