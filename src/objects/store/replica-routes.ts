@@ -72,7 +72,8 @@ export function registerReplicaRoutes(app: FastifyInstance, deps: ReplicaRoutesD
       if (typeof req.query.version !== 'string' || req.query.version === '') throw new FlotillaError(Code.INVALID_ARGUMENT, 'revert needs ?version=');
       return { reverted: await deps.local().revert(req.params.blob, req.query.version) };
     });
-    sub.get<{ Params: { blob: string }; Querystring: { start?: string; end?: string } }>('/internal/objects/blobs/:blob', async (req, reply) => {
+    // The streamed answers (a blob, the inventory) have no HEAD: fastify's would read them whole to drop them.
+    sub.get<{ Params: { blob: string }; Querystring: { start?: string; end?: string } }>('/internal/objects/blobs/:blob', { exposeHeadRoute: false }, async (req, reply) => {
       const q = req.query;
       const range = q.start !== undefined && q.end !== undefined ? { start: Number(q.start), end: Number(q.end) } : undefined;
       const r = await deps.local().read(req.params.blob, range);
@@ -91,7 +92,7 @@ export function registerReplicaRoutes(app: FastifyInstance, deps: ReplicaRoutesD
       deps.reportDamaged(req.params.blob);
       return { ok: true };
     });
-    sub.get('/internal/objects/inventory', async (_req, reply) => {
+    sub.get('/internal/objects/inventory', { exposeHeadRoute: false }, async (_req, reply) => {
       const local = deps.local();
       const lines = async function* (): AsyncIterable<string> {
         for await (const e of local.inventory()) yield JSON.stringify(e) + '\n';
