@@ -141,13 +141,16 @@ for (const backend of backends) {
   });
 }
 
-describe('flotilla ring without a coordination store', () => {
+describe('flotilla ring without a coordination store', { concurrency: true }, () => {
   it('says no store is reachable and exits 1', async () => {
     const port = await freePort();
-    const r = await runFlotilla(['ring', 'show', '--etcd', `127.0.0.1:${port}`]);
+    // Each waits out the client's connect timeout: both at once.
+    const [r, env] = await Promise.all([
+      runFlotilla(['ring', 'show', '--etcd', `127.0.0.1:${port}`]),
+      runFlotilla(['ring', 'show'], { env: { FLOTILLA_ETCD: `127.0.0.1:${port}` } }),
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^flotilla: \[unavailable\] no coordination store reachable at 127\.0\.0\.1:\d+ \(set --etcd or FLOTILLA_ETCD\)\n$/);
-    const env = await runFlotilla(['ring', 'show'], { env: { FLOTILLA_ETCD: `127.0.0.1:${port}` } });
     assert.equal(env.code, 1);
     assert.match(env.stderr, /no coordination store reachable at 127\.0\.0\.1:/);
   });

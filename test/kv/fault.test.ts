@@ -1,10 +1,12 @@
 /**
- * Fault test: three kv nodes, concurrent clients doing put/get/delete (each key has one writer) for
- * FLOTILLA_KV_FAULT_SECONDS (default 60) while a nemesis kill -9s and restarts random nodes and cuts
- * one off. The cluster runs on a test LAN (testkit/netns.ts): node-c runs in its own network namespace
- * joined by a veth pair, and a network cut sets its link down (nobody reaches it, it reaches nobody)
- * and later up again; every other cut pauses a random node instead (SIGSTOP, then SIGCONT). Then
- * everything is healed and the test waits for convergence and checks the history (fault-checker.ts).
+ * Fault test: three kv nodes, concurrent clients doing put/get/delete (each key has one writer) while a
+ * nemesis kill -9s and restarts random nodes and cuts one off. The nemesis runs its whole cycle of six
+ * faults (a network cut, four kill -9 and restart, a pause) at least once, and keeps going until
+ * FLOTILLA_KV_FAULT_SECONDS have passed when that is set (a longer soak). The cluster runs on a test LAN
+ * (testkit/netns.ts): node-c runs in its own network namespace joined by a veth pair, and a network cut
+ * sets its link down (nobody reaches it, it reaches nobody) and later up again; the other cut pauses a
+ * random node instead (SIGSTOP, then SIGCONT). The load goes on for a few seconds after the last fault
+ * is healed. Then the test waits for convergence and checks the history (fault-checker.ts).
  * On failure the history, the final states and the nemesis schedule are saved to a temp directory
  * named in the output. The namespace, veth pair and bridge are removed at the end, pass or fail.
  *
@@ -24,7 +26,12 @@ import { createTestNetwork } from '../testkit/netns.js';
 import { checkHistory, type Op } from './fault-checker.js';
 import { startKvCluster } from './kv-processes.js';
 
-const SECONDS = Number(process.env.FLOTILLA_KV_FAULT_SECONDS ?? 60);
+/** Minimum length of the faulty period, for a longer soak (0: one nemesis cycle, about 50 s). */
+const SECONDS = Number(process.env.FLOTILLA_KV_FAULT_SECONDS ?? 0);
+/** One cycle of the nemesis: round % 6 is 0 for the network cut, 3 for the pause, kill -9 and restart otherwise. */
+const CYCLE = 6;
+/** Load after the last fault is healed (every node up and reachable) before convergence is checked. */
+const CALM_MS = 3000;
 const CLIENTS = 6;
 const KEYS_PER_CLIENT = 8;
 const NAMES = ['node-a', 'node-b', 'node-c'];
@@ -57,10 +64,10 @@ function rng(seed: number): () => number {
   };
 }
 
-describe('KV under faults', { timeout: (SECONDS + 150) * 1000 }, () => {
+describe('KV under faults', { timeout: (Math.max(SECONDS, 60) + 150) * 1000 }, () => {
   it('kill -9, restarts and a cut-off node lose no acknowledged write, and replicas converge', async (t) => {
     const seed = Number(process.env.FLOTILLA_KV_FAULT_SEED ?? Date.now() % 1_000_000);
-    t.diagnostic(`seed ${seed}, ${SECONDS} s`);
+    t.diagnostic(`seed ${seed}, ${SECONDS > 0 ? `at least ${SECONDS} s` : 'one nemesis cycle'}`);
     const random = rng(seed);
     const setupStarted = Date.now();
     const network = await createTestNetwork(t, [ISOLATED]);
@@ -76,7 +83,9 @@ describe('KV under faults', { timeout: (SECONDS + 150) * 1000 }, () => {
     const history: Op[] = [];
     const schedule: { atMs: number; action: string }[] = [];
     const t0 = Date.now();
-    const deadline = t0 + SECONDS * 1000;
+    const faultsUntil = t0 + SECONDS * 1000;
+    /** When the clients stop: set once the nemesis has healed its last fault. */
+    let deadline = Infinity;
     const down = new Set<string>();
     const sessions = new Map<string, KvSession>();
     const session = (name: string): KvSession => {
@@ -153,39 +162,43 @@ describe('KV under faults', { timeout: (SECONDS + 150) * 1000 }, () => {
     let cutsSeen = 0;
     const nemesis = async (): Promise<void> => {
       let round = 0;
-      while (Date.now() < deadline - 8000) {
-        await sleep(2000 + random() * 3000);
-        const name = NAMES[Math.floor(random() * NAMES.length)]!;
-        const node = c.nodes.get(name)!;
-        const kind = round++ % 6;
-        if (kind === 0) {
-          schedule.push({ atMs: Date.now() - t0, action: `cut off ${ISOLATED} (link of ${isolated.ns} down)` });
-          await isolated.cut();
-          try {
-            const peer = c.nodes.get(ISOLATED)!;
-            if (!(await reachable(peer.host, peer.port('peer')))) cutsSeen++;
-            await sleep(3000 + random() * 4000);
-          } finally {
-            await isolated.heal();
+      try {
+        while (round < CYCLE || Date.now() < faultsUntil) {
+          await sleep(1000 + random() * 2000);
+          const name = NAMES[Math.floor(random() * NAMES.length)]!;
+          const node = c.nodes.get(name)!;
+          const kind = round++ % CYCLE;
+          if (kind === 0) {
+            schedule.push({ atMs: Date.now() - t0, action: `cut off ${ISOLATED} (link of ${isolated.ns} down)` });
+            await isolated.cut();
+            try {
+              const peer = c.nodes.get(ISOLATED)!;
+              if (!(await reachable(peer.host, peer.port('peer')))) cutsSeen++;
+              await sleep(3000 + random() * 4000);
+            } finally {
+              await isolated.heal();
+            }
+            schedule.push({ atMs: Date.now() - t0, action: `heal ${ISOLATED} (link up)` });
+          } else if (kind === 3) {
+            schedule.push({ atMs: Date.now() - t0, action: `cut off ${name} (SIGSTOP)` });
+            node.signal('SIGSTOP');
+            await sleep(3000 + random() * 3000);
+            node.signal('SIGCONT');
+            schedule.push({ atMs: Date.now() - t0, action: `heal ${name} (SIGCONT)` });
+          } else {
+            schedule.push({ atMs: Date.now() - t0, action: `kill -9 ${name}` });
+            down.add(name);
+            sessions.get(name)?.close();
+            sessions.delete(name);
+            await node.kill();
+            await sleep(1000 + random() * 3000);
+            await node.restart();
+            down.delete(name);
+            schedule.push({ atMs: Date.now() - t0, action: `restarted ${name}` });
           }
-          schedule.push({ atMs: Date.now() - t0, action: `heal ${ISOLATED} (link up)` });
-        } else if (kind === 3) {
-          schedule.push({ atMs: Date.now() - t0, action: `cut off ${name} (SIGSTOP)` });
-          node.signal('SIGSTOP');
-          await sleep(3000 + random() * 3000);
-          node.signal('SIGCONT');
-          schedule.push({ atMs: Date.now() - t0, action: `heal ${name} (SIGCONT)` });
-        } else {
-          schedule.push({ atMs: Date.now() - t0, action: `kill -9 ${name}` });
-          down.add(name);
-          sessions.get(name)?.close();
-          sessions.delete(name);
-          await node.kill();
-          await sleep(1000 + random() * 3000);
-          await node.restart();
-          down.delete(name);
-          schedule.push({ atMs: Date.now() - t0, action: `restarted ${name}` });
         }
+      } finally {
+        deadline = Date.now() + CALM_MS;
       }
     };
 

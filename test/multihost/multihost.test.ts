@@ -204,6 +204,55 @@ test('multi-host: staged monitoring plan, KV and objects across hosts, join toke
   const agentView = async (host: string, metrics = false): Promise<AgentJson> => api.json<AgentJson>(`/api/v1/agents/${host}${metrics ? '?metrics=true' : ''}`);
   const serverLogs = (): ProcessHandle[] => [server];
 
+  // ---- A process without the join token is refused at connect. This stage mostly waits (an agent that
+  // cannot read the coordination store waits for it before it dials the server), and what it starts has
+  // names of its own (intruder, spy, rogue): it runs alongside the stages below until the cut.
+  const refused = stage(t, 'refused at connect: a node and an agent without the join token (with TLS: an agent with another CA)', serverLogs, async () => {
+    const noJoinTokenNode = async (): Promise<void> => {
+      const intruder = await agent2Host.cli(
+        ['node', '--name', 'intruder', '--join', `${S}:${GRPC}`, '--listen', `${A2}:${PEER + 1}`, '--http', `${A2}:${NODE_HTTP + 1}`, '--xfer', 'off', '--roles', 'kv', '--data-dir', join(work, 'intruder'), ...processTlsArgs(tlsSetup, 'node-2')],
+        { timeoutMs: 60_000, tls: false },
+      );
+      assert.notEqual(intruder.code, 0, `a node without the join token must not start:\n${intruder.stdout}${intruder.stderr}`);
+      assert.match(intruder.stdout + intruder.stderr, /unauthenticated|join token/i, `the refusal says why:\n${intruder.stdout}${intruder.stderr}`);
+      t.diagnostic(`node without the join token: exit ${intruder.code}, ${(intruder.stderr.trim().split('\n').pop() ?? '').slice(0, 300)}`);
+      const members = await api.json<{ members: MemberJson[] }>('/api/v1/members');
+      assert.ok(!members.members.some((m) => m.name === 'intruder'), 'the intruder never registered');
+    };
+    /** An agent that must never get a stream: it logs `expected`, and the server has no connected agent of that name. */
+    const refusedAgent = async (what: string, hostname: string, args: string[], expected: RegExp): Promise<void> => {
+      const p = await agent2Host.start(what, () => ['agent', '--hostname', hostname, '--server', `${S}:${GRPC}`, '--etcd', `${S}:${COORD}`, ...AGENT_TIMERS, ...args], async () => true);
+      try {
+        await waitForLog(p, expected, 30_000);
+        const view = await api.request('GET', `/api/v1/agents/${hostname}`);
+        if (view.status === 200) {
+          const s = JSON.parse(view.text) as AgentJson;
+          assert.equal(s.connected, false, `${what}: it has a stream: ${view.text}`);
+          assert.equal(s.samplesReceived, 0, `${what}: samples were taken from it: ${view.text}`);
+        } else assert.equal(view.status, 404, view.text);
+      } finally {
+        await p.stop();
+      }
+    };
+    const other = join(work, 'other-ca');
+    if (tlsSetup !== undefined) {
+      const r = await runLocal(['certs', 'init', '--dir', other, '--for', `rogue=${A2}`]);
+      assert.equal(r.code, 0, `flotilla certs init (another CA) failed: ${r.stdout}${r.stderr}`);
+    }
+    const checks = [
+      noJoinTokenNode(),
+      refusedAgent('flotilla agent (no join token)', 'spy', processTlsArgs(tlsSetup, 'agent-2'), /refused this agent/),
+      // With the join token but a certificate of another CA: the TLS handshake fails, nothing connects.
+      ...(tlsSetup !== undefined
+        ? [refusedAgent('flotilla agent (certificate of another CA)', 'rogue', ['--join-token-file', joinTokenFile, '--tls-dir', other, '--tls-name', 'rogue'], /cannot reach the monitor server|refused this agent/)]
+        : []),
+    ];
+    // Every check runs to its end (each stops what it started) before the first failure is reported.
+    await together(...checks);
+  });
+  // Its failure is reported where it is awaited (before the cut), not as an unhandled rejection meanwhile.
+  refused.catch(() => undefined);
+
   // ---- Stage 1: metrics up. Heartbeat, stream, samples in the global view, the history and the logs.
   await stage(t, 'stage 1: metrics up (heartbeat, agent connected, samples arrive)', () => [server, ...agents.values()], async () => {
     for (const host of ['agent-1', 'agent-2']) {
@@ -300,51 +349,6 @@ test('multi-host: staged monitoring plan, KV and objects across hosts, join toke
     assert.equal(viaApi.config?.interval, 1, `GET /api/v1/agents/agent-2/config: ${JSON.stringify(viaApi)}`);
   });
 
-  // ---- A process without the join token is refused at connect.
-  await stage(t, 'refused at connect: a node and an agent without the join token (with TLS: an agent with another CA)', serverLogs, async () => {
-    const noJoinTokenNode = async (): Promise<void> => {
-      const intruder = await agent2Host.cli(
-        ['node', '--name', 'intruder', '--join', `${S}:${GRPC}`, '--listen', `${A2}:${PEER + 1}`, '--http', `${A2}:${NODE_HTTP + 1}`, '--xfer', 'off', '--roles', 'kv', '--data-dir', join(work, 'intruder'), ...processTlsArgs(tlsSetup, 'node-2')],
-        { timeoutMs: 60_000, tls: false },
-      );
-      assert.notEqual(intruder.code, 0, `a node without the join token must not start:\n${intruder.stdout}${intruder.stderr}`);
-      assert.match(intruder.stdout + intruder.stderr, /unauthenticated|join token/i, `the refusal says why:\n${intruder.stdout}${intruder.stderr}`);
-      t.diagnostic(`node without the join token: exit ${intruder.code}, ${(intruder.stderr.trim().split('\n').pop() ?? '').slice(0, 300)}`);
-      const members = await api.json<{ members: MemberJson[] }>('/api/v1/members');
-      assert.ok(!members.members.some((m) => m.name === 'intruder'), 'the intruder never registered');
-    };
-    /** An agent that must never get a stream: it logs `expected`, and the server has no connected agent of that name. */
-    const refusedAgent = async (what: string, hostname: string, args: string[], expected: RegExp): Promise<void> => {
-      const p = await agent2Host.start(what, () => ['agent', '--hostname', hostname, '--server', `${S}:${GRPC}`, '--etcd', `${S}:${COORD}`, ...AGENT_TIMERS, ...args], async () => true);
-      try {
-        await waitForLog(p, expected, 30_000);
-        const view = await api.request('GET', `/api/v1/agents/${hostname}`);
-        if (view.status === 200) {
-          const s = JSON.parse(view.text) as AgentJson;
-          assert.equal(s.connected, false, `${what}: it has a stream: ${view.text}`);
-          assert.equal(s.samplesReceived, 0, `${what}: samples were taken from it: ${view.text}`);
-        } else assert.equal(view.status, 404, view.text);
-      } finally {
-        await p.stop();
-      }
-    };
-    const other = join(work, 'other-ca');
-    if (tlsSetup !== undefined) {
-      const r = await runLocal(['certs', 'init', '--dir', other, '--for', `rogue=${A2}`]);
-      assert.equal(r.code, 0, `flotilla certs init (another CA) failed: ${r.stdout}${r.stderr}`);
-    }
-    const checks = [
-      noJoinTokenNode(),
-      refusedAgent('flotilla agent (no join token)', 'spy', processTlsArgs(tlsSetup, 'agent-2'), /refused this agent/),
-      // With the join token but a certificate of another CA: the TLS handshake fails, nothing connects.
-      ...(tlsSetup !== undefined
-        ? [refusedAgent('flotilla agent (certificate of another CA)', 'rogue', ['--join-token-file', joinTokenFile, '--tls-dir', other, '--tls-name', 'rogue'], /cannot reach the monitor server|refused this agent/)]
-        : []),
-    ];
-    // Every check runs to its end (each stops what it started) before the first failure is reported.
-    await together(...checks);
-  });
-
   // ---- KV round trip across hosts.
   await stage(t, 'KV: put on agent-1, get on agent-2', () => all(), async () => {
     await agent1Host.cliOk(['kv', 'put', 'multihost/k1', 'value from agent-1', '--node', `${A1}:${PEER}`], { token: adminToken });
@@ -363,6 +367,8 @@ test('multi-host: staged monitoring plan, KV and objects across hosts, join toke
     await agent2Host.cliOk(['obj', 'get', 'multihost/blob.bin', out, '--node', `${A2}:${NODE_HTTP}`], { token: adminToken });
     assert.equal(sha256(await readFile(out)), sha256(blob), 'downloaded bytes differ from the upload');
   });
+
+  await refused;
 
   // ---- Cut agent-1 off: seen dead / DISCONNECTED; KV and objects work through the other two.
   const cutKey = 'multihost/written-while-cut';

@@ -12,6 +12,36 @@ export interface Cleanup {
   readonly passed?: boolean;
 }
 
+const stacks = new WeakMap<Cleanup, (() => unknown)[]>();
+
+/**
+ * Registers `fn` to run when `owner` ends, in reverse order of registration among the testkit's own
+ * cleanups: the process started last is stopped first, and a temp dir or test network goes after what
+ * used it. (node:test runs a test's after hooks in the order they were added, which would stop a server
+ * before the nodes still talking to it, and each of those would then wait for it on its way out.) Every
+ * cleanup runs even when one before it fails; the first failure is rethrown at the end.
+ */
+export function onCleanup(owner: Cleanup, fn: () => unknown): void {
+  let stack = stacks.get(owner);
+  if (stack === undefined) {
+    const fns: (() => unknown)[] = [];
+    stack = fns;
+    stacks.set(owner, fns);
+    owner.after(async () => {
+      let failure: { err: unknown } | undefined;
+      while (fns.length > 0) {
+        try {
+          await fns.pop()!();
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+      if (failure !== undefined) throw failure.err;
+    });
+  }
+  stack.push(fn);
+}
+
 const live = new Set<ChildProcess>();
 let hooked = false;
 

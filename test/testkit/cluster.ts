@@ -6,7 +6,7 @@ import { after, afterEach } from 'node:test';
 import { spawn } from 'node:child_process';
 import { createPeerClients, fetchMembers, type MemberSummary, type PeerClients } from '../../src/cluster/index.js';
 import type { Cleanup } from './cleanup.js';
-import { trackChild } from './cleanup.js';
+import { onCleanup, trackChild } from './cleanup.js';
 import { grpcReady } from './etcd.js';
 import { FLOTILLA_BIN, REPO_ROOT, startFlotilla } from './flotilla.js';
 import type { ProcessHandle } from './process.js';
@@ -86,7 +86,7 @@ export async function startNode(t: Cleanup, name: string, args: string[]): Promi
 /** Peer clients closed by `t`. */
 export function peerClients(t: Cleanup): PeerClients {
   const peers = createPeerClients();
-  t.after(() => peers.close());
+  onCleanup(t, () => peers.close());
   return peers;
 }
 

@@ -1,6 +1,6 @@
 /** The testkit: real processes on free loopback ports, always stopped, logs printed when a test fails. */
 export type { Cleanup } from './cleanup.js';
-export { trackChild } from './cleanup.js';
+export { onCleanup, trackChild } from './cleanup.js';
 export { freePort, freePortRange, tempDir } from './ports.js';
 export type { ExitInfo, ProcessEnv, ProcessHandle, StartProcessOptions } from './process.js';
 export { startProcess, tcpReady } from './process.js';

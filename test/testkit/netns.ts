@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Cleanup } from './cleanup.js';
+import { onCleanup } from './cleanup.js';
 
 const run = promisify(execFile);
 
@@ -116,7 +117,7 @@ export async function createTestNetwork(owner: Cleanup, names: readonly string[]
     for (const ns of namespaces) await ip('netns', 'del', ns).catch(() => undefined);
     release();
   };
-  owner.after(remove);
+  onCleanup(owner, remove);
 
   await ip('link', 'add', bridge, 'type', 'bridge');
   await ip('addr', 'add', `${prefix}.254/24`, 'dev', bridge);

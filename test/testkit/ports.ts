@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
+import { onCleanup } from './cleanup.js';
 
 /**
  * Ports are drawn below the kernel's ephemeral range (ip_local_port_range), never from it: a port the OS
@@ -110,10 +111,10 @@ export async function freePort(): Promise<number> {
   return freePortRange(1);
 }
 
-/** A fresh directory under the OS temp dir; removed by `owner`'s after hook when one is given. */
+/** A fresh directory under the OS temp dir; removed when `owner` ends (after what was started later) when one is given. */
 export async function tempDir(owner?: Cleanup, prefix = 'flotilla-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  owner?.after(() => rm(dir, { recursive: true, force: true }));
+  if (owner !== undefined) onCleanup(owner, () => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 

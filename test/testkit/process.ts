@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cleanup } from './cleanup.js';
-import { trackChild } from './cleanup.js';
+import { onCleanup, trackChild } from './cleanup.js';
 import { freePort, tempDir } from './ports.js';
 
 export interface ExitInfo {
@@ -28,7 +28,7 @@ export interface StartProcessOptions {
   args: string[] | ((env: ProcessEnv) => string[]);
   /** Names of the ports to allocate before the command line is built. Default: none. */
   ports?: string[];
-  /** The owning test: the process is stopped (and its temp dir removed) in its after hook. */
+  /** The owning test: the process is stopped (and its temp dir removed) when it ends, the last started first. */
   t?: Cleanup;
   /** Use this data dir instead of a new temp dir. */
   dataDir?: string;
@@ -218,14 +218,17 @@ export async function startProcess(opts: StartProcessOptions): Promise<ProcessHa
   const ports = new Map<string, number>();
   for (const name of opts.ports ?? []) ports.set(name, await freePort());
   const proc = new Proc(opts, dataDir, ports);
-  // One hook: stop, print the log if the test failed, then remove the data dir we made (after the exit).
-  opts.t?.after(async () => {
-    await proc.stop();
-    if (opts.t?.passed === false) {
-      process.stderr.write(`\n===== output of ${proc.name} (test failed) =====\n${proc.output()}\n===== end of ${proc.name} =====\n`);
-    }
-    if (ownDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  // One cleanup: stop, print the log if the test failed, then remove the data dir we made (after the exit).
+  const t = opts.t;
+  if (t !== undefined) {
+    onCleanup(t, async () => {
+      await proc.stop();
+      if (t.passed === false) {
+        process.stderr.write(`\n===== output of ${proc.name} (test failed) =====\n${proc.output()}\n===== end of ${proc.name} =====\n`);
+      }
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    });
+  }
   proc.spawnOnce();
   try {
     await proc.waitReady();

@@ -13,8 +13,9 @@ function startServer(t: Cleanup, extra: (p: (n: string) => number) => string[], 
   );
 }
 
-// The cases share nothing (each its own server, store and data dir): two run at a time.
-describe('flotilla flow against a real server', { concurrency: 2 }, () => {
+// The cases share nothing (each its own server, store and data dir) and mostly wait (for a lease to
+// expire, for tasks): they run at the same time.
+describe('flotilla flow against a real server', { concurrency: true }, () => {
   it('validate prints FILE:LINE:COL for a bad spec and exits 2', async (t) => {
     const dir = await tempDir(t);
     const file = join(dir, 'bad.yaml');

@@ -112,7 +112,8 @@ async function scenario(t: TestContext, coord: CoordProcess, host: string): Prom
   assert.equal(present, false, `heartbeat key still there ${TTL_SECONDS + 2} s after kill -9`);
 }
 
-describe('flotilla agent', { timeout: 120_000 }, () => {
+// The two cases share nothing (each its own store, monitor server and agents): they run at the same time.
+describe('flotilla agent', { timeout: 120_000, concurrency: 2 }, () => {
   test('against the embedded coordination store, two agents on one host', async (t) => {
     const coord = await startEmbeddedCoord({ t });
     const server = new TestMonitorServer();

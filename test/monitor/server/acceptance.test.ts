@@ -31,7 +31,8 @@ async function startMonitorServer(t: Cleanup, etcd?: string): Promise<Server> {
 }
 
 async function startAgentProcess(t: Cleanup, name: string, server: Server): Promise<ProcessHandle> {
-  return startFlotilla(['agent', '--hostname', name, '--server', server.grpc, '--etcd', server.coord], {
+  // A 2 s heartbeat lease (default 5 s): the kill -9 below is seen sooner.
+  return startFlotilla(['agent', '--hostname', name, '--server', server.grpc, '--etcd', server.coord, '--heartbeat-ttl', '2s'], {
     name: `flotilla agent ${name}`,
     t,
     env: { FLOTILLA_LOG_PRETTY: '0' },

@@ -31,17 +31,16 @@ export async function startObjectCluster(owner: Cleanup, opts: { xfer?: boolean;
     },
   ).then((h) => Object.assign(h, { grpc: `127.0.0.1:${h.port('grpc')}`, coordEndpoint: `127.0.0.1:${h.port('coord')}` }) as ServerHandle);
   const common = ['--join', server.grpc, '--roles', 'objects', '--failure-timeout', '1500ms', '--health-interval', '500ms', '--lease-ttl', '3'];
-  const nodes: NodeHandle[] = [];
+  const names = ['node-a', 'node-b', 'node-c'];
   const xfer: string[] = [];
-  for (const [i, name] of ['node-a', 'node-b', 'node-c'].entries()) {
-    let x = 'off';
-    if (opts.xfer === true) {
-      x = `127.0.0.1:${await freePort()}`;
-      xfer.push(x);
-    }
-    const extra = typeof opts.nodeArgs === 'function' ? opts.nodeArgs(i, name) : (opts.nodeArgs ?? []);
-    nodes.push(await startNode(owner, name, [...common, '--zone', `z${i + 1}`, '--xfer', x, ...extra]));
-  }
+  if (opts.xfer === true) for (let i = 0; i < names.length; i++) xfer.push(`127.0.0.1:${await freePort()}`);
+  // The three start at once (none waits for another to be ready); each is stopped by the owner.
+  const nodes: NodeHandle[] = await Promise.all(
+    names.map((name, i) => {
+      const extra = typeof opts.nodeArgs === 'function' ? opts.nodeArgs(i, name) : (opts.nodeArgs ?? []);
+      return startNode(owner, name, [...common, '--zone', `z${i + 1}`, '--xfer', xfer[i] ?? 'off', ...extra]);
+    }),
+  );
   await eventually(
     'every node holds the object rings',
     async () => {
