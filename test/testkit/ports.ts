@@ -114,7 +114,7 @@ export async function freePort(): Promise<number> {
 /** A fresh directory under the OS temp dir; removed when `owner` ends (after what was started later) when one is given. */
 export async function tempDir(owner?: Cleanup, prefix = 'flotilla-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  if (owner !== undefined) onCleanup(owner, () => rm(dir, { recursive: true, force: true }));
+  if (owner !== undefined) onCleanup(owner, () => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
 
